@@ -1,0 +1,41 @@
+# rebasekit: see README.md. Two commands do all set-up: `make demo` and `make test`.
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 20s
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+export GOTOOLCHAIN := local
+
+.PHONY: all build test unit e2e demo bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X github.com/rebasekit/rebasekit/internal/clisel.version=$(VERSION)" -o $(BIN)/ ./cmd/...
+
+# All tests: unit, golden/round-trip and end-to-end (e2e/ needs docker-registry
+# and ko on PATH; it skips with a message locally and fails under CI=true).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+e2e:
+	$(GO) test -count=1 -v ./e2e/...
+
+demo:
+	$(GO) run ./internal/demo
+
+bench:
+	bash bench/yaml.sh
+	bash bench/rebase.sh
+
+fuzz:
+	$(GO) test ./pkg/yamlwalk -run='^$$' -fuzz=FuzzWalkRoundTrip -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/rewrite -run='^$$' -fuzz=FuzzParseImages -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/refs -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/rebase -run='^$$' -fuzz=FuzzStreamLines -fuzztime=$(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

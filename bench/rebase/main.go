@@ -1,0 +1,46 @@
+// Command rebase is the harness of bench/rebase.sh, the rebase benchmark:
+//
+//	serve   start docker-registry on a free loopback port behind a reverse
+//	        proxy that adds a fixed latency to every request and logs each one
+//	base    push the fixture base image at a version as repo:VERSION and repo:stable
+//	copy    copy images (by digest) into other repositories of the same registry
+//	report  turn the proxy's request log and the script's timings into tables
+//
+// Requests are what a registry round trip costs, so the benchmark counts them
+// per tool run and per kind (manifest GET, blob mount, ...) next to the
+// protocol floor, and adds the latency so that wall time reflects them the way
+// a registry across a network would.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		err = serve(args)
+	case "base":
+		err = base(args)
+	case "copy":
+		err = copyImages(args)
+	case "report":
+		err = report(args)
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/rebase %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|copy|report [flags] (see bench/rebase.sh)")
+	os.Exit(2)
+}

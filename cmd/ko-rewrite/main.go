@@ -1,0 +1,242 @@
+// Command ko-rewrite writes replacement image references back into
+// Kubernetes YAML, changing nothing but the bytes of those references: the
+// last phase of
+//
+//	ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite -f release.yaml --images -
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/pkg/atomicfile"
+	"github.com/rebasekit/rebasekit/pkg/rewrite"
+	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	if err := app().Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "ko-rewrite: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func app() *cli.App {
+	return &cli.App{
+		Name:      "ko-rewrite",
+		Usage:     "write replacement image references into Kubernetes YAML, byte for byte",
+		UsageText: "ko-rewrite -f FILE --images FILE|- [-i] [--allow-repo-change] [--prefix REPO]... [--all]",
+		Version:   clisel.Version(),
+		Description: `Walks the same YAML with the same walker and selection flags as ko-extract and
+replaces the selected references. Only the bytes of the references change:
+comments, indentation, quoting, flow style, document markers, CRLF, a BOM and a
+missing final newline all stay.
+
+The --images stream has one of two forms:
+   NEW        line k replaces the k-th unique reference ko-extract prints (all of
+              its occurrences); the counts must match.
+   OLD NEW    OLD is replaced wherever it is selected; others stay. Filter the
+              stream freely (grep -v) in this form.
+Blank lines and lines starting with # are ignored.
+
+Before writing, ko-rewrite refuses (exit 1, nothing written) when the counts
+differ, an OLD is not selected, a replacement is not a reference, or a
+replacement names another repository (--allow-repo-change allows that). After
+splicing it re-walks the result and checks that the k-th reference is now the
+k-th replacement and nothing else moved; on any mismatch it writes nothing.
+
+Marker pairs are written back split: the name field keeps its text and the tag
+field becomes TAG@sha256:D (stacker), or a Flux :digest field gets sha256:D.
+
+EXAMPLES
+   ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite -f release.yaml --images - > rebased.yaml
+   ko-extract -R -f deploy/ | crane-rebase-stream - | ko-rewrite -R -f deploy/ --images - -i
+   paste -d' ' old.txt new.txt | grep -v redis | ko-rewrite -f release.yaml --images - -i
+
+` + clisel.SelectionHelp + `
+
+EXIT STATUS
+   0 when written (also when nothing changed); 1 on any refusal or error, with nothing written.`,
+		Flags: append(clisel.Flags(),
+			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
+			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
+			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
+		),
+		HideHelpCommand: true,
+		OnUsageError:    clisel.UsageError,
+		Action:          run,
+	}
+}
+
+type file struct {
+	in        yamlwalk.Input
+	src       []byte
+	occs      []*yamlwalk.Occurrence
+	docStarts []int
+}
+
+func run(c *cli.Context) error {
+	// Nothing is written until every check has passed, and each file is
+	// replaced atomically. SIGINT/SIGTERM are noted and honoured between files,
+	// so an interrupt never leaves a temporary file or a half-done file behind.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	interrupted := func() error {
+		select {
+		case s := <-sig:
+			return fmt.Errorf("interrupted (%v)", s)
+		default:
+			return nil
+		}
+	}
+
+	sel, err := clisel.FromContext(c)
+	if err != nil {
+		return err
+	}
+	inPlace := c.Bool("in-place")
+	imagesArg := c.String("images")
+	if imagesArg == "" {
+		return fmt.Errorf("--images FILE|- is required: the replacement stream (see --help)")
+	}
+	for _, in := range sel.Inputs {
+		if in.Name == yamlwalk.Stdin && imagesArg == "-" {
+			return fmt.Errorf("the YAML and the --images stream cannot both be standard input")
+		}
+		if in.Name == yamlwalk.Stdin && inPlace {
+			return fmt.Errorf("--in-place needs files, not standard input")
+		}
+	}
+	if len(sel.Inputs) > 1 && !inPlace {
+		return fmt.Errorf("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
+	}
+	if inPlace {
+		if err := checkSymlinks(c.StringSlice("filename"), sel.Inputs); err != nil {
+			return err
+		}
+	}
+
+	// Phase 1: find, in every file, before anything is written.
+	var files []*file
+	var all []*yamlwalk.Occurrence
+	for _, in := range sel.Inputs {
+		if err := interrupted(); err != nil {
+			return fmt.Errorf("%w; nothing written", err)
+		}
+		src, err := in.Read(os.Stdin)
+		if err != nil {
+			return err
+		}
+		occs, docStarts, err := sel.Walker.CollectDocs(in.Name, src)
+		if err != nil {
+			return err
+		}
+		files = append(files, &file{in: in, src: src, occs: occs, docStarts: docStarts})
+		all = append(all, occs...)
+	}
+
+	// Phase 2: read and check the replacements.
+	var imgR io.Reader = os.Stdin
+	if imagesArg != "-" {
+		f, err := os.Open(imagesArg)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		imgR = f
+	}
+	img, err := rewrite.ParseImages(imgR)
+	if err != nil {
+		return err
+	}
+	plan, err := rewrite.Plan(all, img, c.Bool("allow-repo-change"))
+	if err != nil {
+		return err
+	}
+
+	// Phase 3: splice and verify every file, still writing nothing.
+	outs := make([][]byte, len(files))
+	for i, f := range files {
+		if err := interrupted(); err != nil {
+			return fmt.Errorf("%w; nothing written", err)
+		}
+		s, err := rewrite.Splice(f.src, f.occs, plan)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.in.Name, err)
+		}
+		if err := rewrite.Verify(sel.Walker, f.in.Name, s, f.occs, f.docStarts); err != nil {
+			return fmt.Errorf("%w; nothing written", err)
+		}
+		outs[i] = s.Out
+	}
+
+	// Phase 4: write.
+	if !inPlace {
+		w := bufio.NewWriter(c.App.Writer)
+		if _, err := w.Write(outs[0]); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	changed := 0
+	for i, f := range files {
+		if bytes.Equal(outs[i], f.src) {
+			continue // untouched files are not rewritten
+		}
+		if err := interrupted(); err != nil {
+			return fmt.Errorf("%w after writing %d file(s); the rest are untouched", err, changed)
+		}
+		if err := atomicfile.Write(f.in.Real, outs[i]); err != nil {
+			return fmt.Errorf("%s: %w (files before it in the list were written)", f.in.Name, err)
+		}
+		changed++
+	}
+	fmt.Fprintf(c.App.ErrWriter, "ko-rewrite: %d of %d file(s) changed\n", changed, len(files))
+	return nil
+}
+
+// checkSymlinks refuses, for -i, a file found inside a given directory that
+// is a symlink to a file outside that directory: writing through it would
+// change a file the user did not name. A symlink named directly with -f is
+// written through (the link stays a link).
+func checkSymlinks(args []string, ins []yamlwalk.Input) error {
+	var dirs []string
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			if real, err := filepath.EvalSymlinks(a); err == nil {
+				if abs, err := filepath.Abs(real); err == nil {
+					dirs = append(dirs, abs)
+				}
+			}
+		}
+	}
+	named := map[string]bool{}
+	for _, a := range args {
+		named[filepath.Clean(a)] = true
+	}
+	for _, in := range ins {
+		if named[filepath.Clean(in.Name)] {
+			continue
+		}
+		inside := false
+		for _, d := range dirs {
+			if in.Real == d || strings.HasPrefix(in.Real, d+string(filepath.Separator)) {
+				inside = true
+			}
+		}
+		if !inside {
+			return fmt.Errorf("%s is a symlink to %s, outside the directories given; refusing to write through it with -i (name it with -f to allow)", in.Name, in.Real)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+// Package clisel holds what ko-extract and ko-rewrite share on the command
+// line: the input and selection flags, so both select the same references in
+// the same order by construction; and the version all three binaries print.
+package clisel
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/rebasekit/rebasekit/pkg/refs"
+	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
+	"github.com/urfave/cli/v2"
+)
+
+// Flags are the input and selection flags.
+func Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "`FILE`, directory or - (stdin) to read; repeatable; stdin when absent"},
+		&cli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "walk directories given with -f recursively"},
+		&cli.StringSliceFlag{Name: "prefix", Usage: "select only references under `REPO` (repeatable); turns on the prefix rule; default $KO_DOCKER_REPO"},
+		&cli.BoolFlag{Name: "all", Usage: "ignore $KO_DOCKER_REPO: select by the key, pinned and marker rules alone"},
+	}
+}
+
+// Selection is what the flags select.
+type Selection struct {
+	Inputs []yamlwalk.Input
+	Walker *yamlwalk.Walker
+}
+
+// FromContext reads the flags. Warnings go to stderr.
+func FromContext(c *cli.Context) (*Selection, error) {
+	if c.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: give inputs with -f", c.Args().First())
+	}
+	prefixes := c.StringSlice("prefix")
+	if c.Bool("all") && len(prefixes) > 0 {
+		return nil, fmt.Errorf("--all and --prefix contradict each other: --all selects without prefixes")
+	}
+	if len(prefixes) == 0 && !c.Bool("all") {
+		if r := os.Getenv("KO_DOCKER_REPO"); r != "" {
+			prefixes = []string{r}
+		}
+	}
+	for _, p := range prefixes {
+		if r, ok := refs.Parse(strings.TrimSuffix(p, "/")); !ok || r.Tag != "" || r.Digest != "" {
+			from := "--prefix"
+			if len(c.StringSlice("prefix")) == 0 {
+				from = "$KO_DOCKER_REPO"
+			}
+			return nil, fmt.Errorf("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
+		}
+	}
+	ins, err := yamlwalk.Inputs(c.StringSlice("filename"), c.Bool("recursive"))
+	if err != nil {
+		return nil, err
+	}
+	errw := c.App.ErrWriter
+	w := &yamlwalk.Walker{
+		Prefixes: prefixes,
+		Warn:     func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) },
+	}
+	return &Selection{Inputs: ins, Walker: w}, nil
+}
+
+// UsageError reports a bad command line without printing the help to
+// stdout: stdout is the data stream of a pipeline, and help text there would
+// be read as references (or land in the rewritten YAML).
+func UsageError(c *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%w (see --help)", err)
+}
+
+// version is set by the Makefile (-ldflags -X) to `git describe` output.
+var version string
+
+// Version is the version the binary was built as: the module version when
+// installed with `go install ...@VERSION`, what `make build` stamped from
+// git, or the VCS revision go build recorded, else "(devel)". All three
+// binaries print it for --version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "(devel) " + s.Value[:12]
+		}
+	}
+	return "(devel)"
+}
+
+// SelectionHelp explains the selection rules; both tools print it in --help.
+const SelectionHelp = `SELECTION RULES
+   A string scalar (plain, quoted, | or >) is selected when:
+     key       it is the value of a key named "image" and is a reference
+                 image: nginx:1.27
+     pinned    the whole string is a reference pinned by digest, under any key
+                 queue-sidecar-image: gcr.io/k/queue@sha256:<64 hex>
+     prefix    with --prefix or $KO_DOCKER_REPO, the whole string is a reference under it
+                 default: ghcr.io/acme/app:v1            (--prefix ghcr.io/acme)
+     embedded  a token of a longer string (split on blanks, =, comma, quotes) that is pinned or under a prefix
+                 args: ["--sidecar=gcr.io/k/sidecar@sha256:<64 hex>"]
+     marker    a setter comment: stacker {"$rebase": "ID:name"} / "ID:tag", Flux {"$imagepolicy": "NS:P"} (:name, :tag, :digest)
+                 repository: ghcr.io/acme/app # {"$rebase": "app:name"}
+                 tag: v1.2.0                  # {"$rebase": "app:tag"}
+   With prefixes, only references under them are selected (markers always are).
+   Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
+   Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`

@@ -1,0 +1,365 @@
+// Package faultproxy is an HTTP proxy for tests that makes a healthy registry
+// flaky: put it in front of one and point the client at the proxy. It answers
+// every Nth request with 503, cuts every Mth request's connection (in the
+// middle of an upload, or after forwarding it so that the answer is lost or
+// arrives half-written), closes every Kth connection as soon as it is
+// accepted, adds latency, and can stop answering altogether (it accepts and
+// hangs, like a registry that is down behind a load balancer). It counts what
+// it did, so a test can say which faults a client survived.
+//
+// Requests are counted in arrival order, so with concurrent clients which
+// request gets a fault depends on timing, but how many do does not.
+package faultproxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config says which faults to inject. Zero values inject nothing.
+type Config struct {
+	// Every503: every Nth request is answered 503 Service Unavailable
+	// without being forwarded.
+	Every503 int
+	// EveryCut: every Mth request (that is not answered 503) has its
+	// connection cut. Cuts alternate between two kinds: before forwarding
+	// (for a request with a body, after reading part of it: a cut
+	// mid-upload), and after forwarding (the registry did the work, the
+	// client gets half an answer or none).
+	EveryCut int
+	// EveryConnCut: every Kth TCP connection is closed as soon as it is
+	// accepted, before a byte is read.
+	EveryConnCut int
+	// Latency is added before every request is forwarded.
+	Latency time.Duration
+	// Answer, when set and returning a non-zero status, answers the request
+	// with that status (and a registry-style error body) instead of
+	// forwarding it: for 401/403/404 tests.
+	Answer func(*http.Request) int
+}
+
+// Stats counts what the proxy saw and did.
+type Stats struct {
+	Requests    int64 // requests read
+	Forwarded   int64 // requests passed to the registry (including those whose answer was cut)
+	Unavailable int64 // answered 503
+	Cut         int64 // requests whose connection was cut (all kinds)
+	CutUploads  int64 // of which: cut after reading part of a request body
+	CutAnswers  int64 // of which: forwarded, then the answer cut or lost
+	ConnsCut    int64 // connections closed at accept
+	Answered    int64 // answered by Config.Answer
+	Hung        int64 // requests that got no answer because the proxy was down
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d requests: %d forwarded, %d answered 503, %d cut (%d mid-upload, %d after forwarding), %d connections closed at accept, %d hung",
+		s.Requests, s.Forwarded, s.Unavailable, s.Cut, s.CutUploads, s.CutAnswers, s.ConnsCut, s.Hung)
+}
+
+// Proxy is a running fault-injecting proxy on 127.0.0.1.
+type Proxy struct {
+	// URL is http://127.0.0.1:PORT; Host is 127.0.0.1:PORT.
+	URL, Host string
+
+	upstream *url.URL
+	client   *http.Client
+	srv      *httptest.Server
+	quit     chan struct{}
+	once     sync.Once
+
+	mu   sync.Mutex
+	cfg  Config
+	down bool
+
+	n, conns, cutsBody, cutsBare                                  atomic.Int64
+	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
+	connsCut, answered, hung                                      atomic.Int64
+}
+
+// New starts a proxy in front of upstream (a URL such as
+// http://127.0.0.1:5000, or a host:port). The Host header is passed through,
+// so a registry that writes absolute upload locations points them at the
+// proxy.
+func New(upstream string, cfg Config) (*Proxy, error) {
+	u, err := url.Parse(upstream)
+	if err != nil || u.Host == "" {
+		u, err = url.Parse("http://" + upstream)
+		if err != nil {
+			return nil, fmt.Errorf("faultproxy: upstream %q: %w", upstream, err)
+		}
+	}
+	p := &Proxy{
+		upstream: u,
+		cfg:      cfg,
+		quit:     make(chan struct{}),
+		client: &http.Client{
+			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Listener = &listener{Listener: p.srv.Listener, p: p}
+	p.srv.Start()
+	p.URL = p.srv.URL
+	p.Host = p.srv.Listener.Addr().String()
+	return p, nil
+}
+
+// Set replaces the fault configuration.
+func (p *Proxy) Set(cfg Config) {
+	p.mu.Lock()
+	p.cfg = cfg
+	p.mu.Unlock()
+}
+
+// SetDown makes the proxy stop answering (down) or answer again. While down it
+// accepts connections and reads requests but never answers them; the
+// requests hang until the client gives up or the proxy is closed.
+func (p *Proxy) SetDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+}
+
+// Stats returns the counters so far.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Requests: p.requests.Load(), Forwarded: p.forwarded.Load(), Unavailable: p.unavailable.Load(),
+		Cut: p.cut.Load(), CutUploads: p.cutUploads.Load(), CutAnswers: p.cutAnswers.Load(),
+		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(),
+	}
+}
+
+// ResetStats zeroes the counters (not the fault schedule).
+func (p *Proxy) ResetStats() {
+	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung} {
+		c.Store(0)
+	}
+}
+
+// Close releases hanging requests and stops the proxy.
+func (p *Proxy) Close() {
+	p.once.Do(func() { close(p.quit) })
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+	p.client.CloseIdleConnections()
+}
+
+// listener closes every EveryConnCut-th accepted connection at once.
+type listener struct {
+	net.Listener
+	p *Proxy
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.p.mu.Lock()
+		k := l.p.cfg.EveryConnCut
+		l.p.mu.Unlock()
+		if k > 0 && l.p.conns.Add(1)%int64(k) == 0 {
+			l.p.connsCut.Add(1)
+			c.Close()
+			continue
+		}
+		return c, nil
+	}
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
+	p.requests.Add(1)
+	p.mu.Lock()
+	cfg, down := p.cfg, p.down
+	p.mu.Unlock()
+
+	if down {
+		p.hung.Add(1)
+		select {
+		case <-req.Context().Done():
+		case <-p.quit:
+		}
+		hijackClose(w)
+		return
+	}
+	if cfg.Latency > 0 {
+		select {
+		case <-time.After(cfg.Latency):
+		case <-req.Context().Done():
+			return
+		case <-p.quit:
+			return
+		}
+	}
+	if cfg.Answer != nil {
+		if code := cfg.Answer(req); code != 0 {
+			p.answered.Add(1)
+			registryError(w, code)
+			return
+		}
+	}
+	n := p.n.Add(1)
+	switch {
+	case cfg.Every503 > 0 && n%int64(cfg.Every503) == 0:
+		p.unavailable.Add(1)
+		registryError(w, http.StatusServiceUnavailable)
+		return
+	case cfg.EveryCut > 0 && n%int64(cfg.EveryCut) == 0:
+		p.cut.Add(1)
+		// Alternate, separately for requests with and without a body,
+		// between a cut before forwarding and one after.
+		k := &p.cutsBare
+		if req.ContentLength != 0 && req.Body != nil {
+			k = &p.cutsBody
+		}
+		if k.Add(1)%2 == 1 {
+			// Before forwarding: the registry never sees it.
+			if k == &p.cutsBody {
+				p.cutUploads.Add(1)
+				part := req.ContentLength / 2
+				if part <= 0 {
+					part = 1
+				}
+				io.CopyN(io.Discard, req.Body, part)
+			}
+			hijackClose(w)
+			return
+		}
+		// After forwarding: the work is done, the answer is lost or cut.
+		resp, body, err := p.forward(req)
+		if err != nil {
+			hijackClose(w)
+			return
+		}
+		p.cutAnswers.Add(1)
+		cutAnswer(w, resp, body)
+		return
+	}
+	resp, body, err := p.forward(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	if req.Method == http.MethodHead {
+		if resp.ContentLength >= 0 {
+			w.Header().Set("Content-Length", fmt.Sprint(resp.ContentLength))
+		}
+		w.WriteHeader(resp.StatusCode)
+		return
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(body)
+}
+
+// forward sends req to the registry and reads the whole answer.
+func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
+	p.forwarded.Add(1)
+	u := *req.URL
+	u.Scheme, u.Host = p.upstream.Scheme, p.upstream.Host
+	out, err := http.NewRequestWithContext(req.Context(), req.Method, u.String(), req.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	out.Host = req.Host
+	out.ContentLength = req.ContentLength
+	for k, vs := range req.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+			continue
+		}
+		out.Header[k] = vs
+	}
+	resp, err := p.client.Do(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp.Header.Del("Content-Length")
+	resp.Header.Del("Transfer-Encoding")
+	resp.Header.Del("Connection")
+	return resp, body, nil
+}
+
+// cutAnswer writes the status line, the headers and half the body, then
+// closes the connection; with no body to cut, it closes without answering.
+func cutAnswer(w http.ResponseWriter, resp *http.Response, body []byte) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return
+	}
+	conn, bw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if len(body) < 2 {
+		return // the answer is lost
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", resp.StatusCode, http.StatusText(resp.StatusCode))
+	resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+	resp.Header.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body[:len(body)/2])
+	bw.Write(b.Bytes())
+	bw.Flush()
+}
+
+// hijackClose closes the request's connection without answering.
+func hijackClose(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
+}
+
+// registryError answers code with a distribution-style error body.
+func registryError(w http.ResponseWriter, code int) {
+	ec := map[int]string{
+		http.StatusUnauthorized:       "UNAUTHORIZED",
+		http.StatusForbidden:          "DENIED",
+		http.StatusNotFound:           "NAME_UNKNOWN",
+		http.StatusServiceUnavailable: "UNAVAILABLE",
+		http.StatusTooManyRequests:    "TOOMANYREQUESTS",
+	}[code]
+	if ec == "" {
+		ec = "UNKNOWN"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="faultproxy"`)
+	}
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`+"\n", ec, faultMessage(code))
+}
+
+func faultMessage(code int) string {
+	switch code {
+	case http.StatusUnauthorized:
+		return "authentication required"
+	case http.StatusForbidden:
+		return "requested access to the resource is denied"
+	case http.StatusServiceUnavailable:
+		return "service unavailable (injected by faultproxy)"
+	}
+	return http.StatusText(code)
+}

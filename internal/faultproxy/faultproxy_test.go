@@ -1,0 +1,87 @@
+package faultproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFaults(t *testing.T) {
+	var got []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+string(b))
+		io.WriteString(w, "hello from upstream")
+	}))
+	defer up.Close()
+	p, err := New(up.URL, Config{Every503: 3, EveryCut: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var outcomes []string
+	for i := 1; i <= 12; i++ {
+		method, body := http.MethodGet, ""
+		if i == 4 || i == 8 {
+			method, body = http.MethodPut, strings.Repeat("x", 1000) // a cut mid-upload, then a lost answer
+		}
+		req, _ := http.NewRequest(method, p.URL+"/v2/", strings.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			outcomes = append(outcomes, "cut")
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			outcomes = append(outcomes, "cut")
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			outcomes = append(outcomes, "503")
+		case string(b) == "hello from upstream":
+			outcomes = append(outcomes, "ok")
+		default:
+			outcomes = append(outcomes, resp.Status+" "+string(b))
+		}
+	}
+	// 3, 6, 9, 12: 503; 4, 8: cut (a PUT: mid-upload, then after forwarding);
+	// 12 is a 503 before it is a cut.
+	want := "ok ok 503 cut ok 503 ok cut 503 ok ok 503"
+	if s := strings.Join(outcomes, " "); s != want {
+		t.Errorf("outcomes\n got %s\nwant %s", s, want)
+	}
+	st := p.Stats()
+	if st.Requests != 12 || st.Unavailable != 4 || st.Cut != 2 || st.CutUploads != 1 || st.CutAnswers != 1 {
+		t.Errorf("stats: %s", st)
+	}
+	// The PUT cut mid-upload never reached the registry; the second one did.
+	puts := 0
+	for _, g := range got {
+		if strings.HasPrefix(g, "PUT ") {
+			puts++
+		}
+	}
+	if puts != 1 {
+		t.Errorf("upstream saw %d PUTs, want 1: %v", puts, got)
+	}
+
+	// Down: requests hang until the client gives up.
+	p.SetDown(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/v2/", nil)
+	start := time.Now()
+	_, err = client.Do(req)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Errorf("down: %v after %s", err, time.Since(start))
+	}
+	if p.Stats().Hung != 1 {
+		t.Errorf("stats: %s", p.Stats())
+	}
+}

@@ -1,0 +1,271 @@
+package rebase_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
+)
+
+// A single image whose config and manifest carry fields crane rebase drops:
+// everything but the base's layers, diff_ids and history must come out as it
+// went in.
+func TestKeepsEveryOtherField(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	orig := w.app("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{arm64}})
+	om := w.get(orig)
+	m := w.manifest(orig)
+
+	// Add fields a builder might write: os.features, unknown extensions.
+	cfg := editJSON(t, w.rawConfig(orig, m), func(c map[string]any) {
+		c["os.features"] = []any{"feature-x"}
+		c["x-custom"] = map[string]any{"kept": true, "n": 1.5}
+		c["config"].(map[string]any)["Labels"] = map[string]any{"org.example": "<label & more>"}
+	})
+	cd := w.putBlob("app", cfg)
+	raw := editJSON(t, om.Manifest, func(mm map[string]any) {
+		c := mm["config"].(map[string]any)
+		c["digest"], c["size"] = cd.String(), len(cfg)
+		mm["annotations"].(map[string]any)["org.opencontainers.image.source"] = "https://example.com/app"
+		mm["x-manifest-extension"] = "kept"
+	})
+	app := w.putManifest("app", raw, om.MediaType)
+
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+	res := newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	nd := w.get(res.Output)
+	if nd.MediaType != om.MediaType {
+		t.Errorf("media type %s, want %s", nd.MediaType, om.MediaType)
+	}
+	var before, after map[string]json.RawMessage
+	json.Unmarshal(raw, &before)
+	json.Unmarshal(nd.Manifest, &after)
+	for k := range before {
+		switch k {
+		case "layers", "config", "annotations":
+			continue
+		}
+		if !bytes.Equal(before[k], after[k]) {
+			t.Errorf("manifest %s: %s, want %s", k, after[k], before[k])
+		}
+	}
+	nm := w.manifest(res.Output)
+	if nm.Annotations["org.opencontainers.image.source"] != "https://example.com/app" {
+		t.Errorf("annotations %v lost a key", nm.Annotations)
+	}
+	if nm.Config.MediaType != m.Config.MediaType {
+		t.Errorf("config media type %s, want %s", nm.Config.MediaType, m.Config.MediaType)
+	}
+
+	newCfg := w.rawConfig(res.Output, nm)
+	var cb, ca map[string]json.RawMessage
+	json.Unmarshal(cfg, &cb)
+	json.Unmarshal(newCfg, &ca)
+	for k := range cb {
+		if k == "rootfs" || k == "history" {
+			continue
+		}
+		if !jsonEqual(cb[k], ca[k]) {
+			t.Errorf("config %s: %s, want %s", k, ca[k], cb[k])
+		}
+	}
+	if len(ca) != len(cb) {
+		t.Errorf("config has keys %v, had %v", keys(ca), keys(cb))
+	}
+	// History: the new base's entries, then the app's own.
+	cf := w.config(res.Output, nm)
+	baseChild, baseM := w.child(w.ref("base:v2"), arm64)
+	bcf := w.config(baseChild, baseM)
+	if len(cf.History) != len(bcf.History)+2 || cf.History[0].CreatedBy != "base v2 layer 0" || cf.History[len(cf.History)-1].Comment != "go build output, at /ko-app/app" {
+		t.Errorf("history %+v", cf.History)
+	}
+	// Same inputs, same digest: a second engine computes the same image.
+	if again := newRebaser(rebase.WithDryRun(true)).Rebase(w.ctx, app); again.Output != res.Output {
+		t.Errorf("not reproducible: %s then %s", res.Output, again.Output)
+	}
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return bytes.Equal(xb, yb)
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// rules_oci-style bases have no history: the layers must still be right (the
+// kodata layer kept) and the image's own history kept, with a note.
+func TestBaseWithoutHistory(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{NoHistory: true})
+	w.tag("base:v1", "base:stable")
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
+	w.base("base", "v2", rebasetest.BaseSpec{NoHistory: true})
+	w.tag("base:v2", "base:stable")
+
+	res := newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	checkRebased(t, w, app, res.Output, w.ref("base:v2"), amd64, arm64)
+	for _, p := range []v1.Platform{amd64, arm64} {
+		oc, om := w.child(app, p)
+		nc, nm := w.child(res.Output, p)
+		if oh, nh := w.config(oc, om).History, w.config(nc, nm).History; len(nh) != len(oh) || len(nh) != 2 {
+			t.Errorf("%v: history %+v, want the image's own %+v", p, nh, oh)
+		}
+	}
+	for _, p := range res.Platforms {
+		if !strings.Contains(p.History, "kept the image's history") {
+			t.Errorf("%s: report says %q about history", p.Platform, p.History)
+		}
+	}
+}
+
+// --old-base/--new-base for images without annotations; the result is
+// up to date for the same flags.
+func TestOverrideBases(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	app := w.app("app", rebasetest.AppSpec{Base: "base:v1", NoAnnotations: true})
+	w.base("base", "v2", rebasetest.BaseSpec{})
+
+	if res := newRebaser().Rebase(w.ctx, app); res.Action != rebase.Skipped {
+		t.Fatalf("without flags: %s (%s), want skipped", res.Action, res.Reason)
+	}
+	r := newRebaser(rebase.WithOldBase(w.ref("base:v1")), rebase.WithNewBase(w.ref("base:v2")))
+	res := r.Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	for _, p := range []v1.Platform{amd64, arm64} {
+		_, baseM := w.child(w.ref("base:v2"), p)
+		_, m := w.child(res.Output, p)
+		if got := digestsOf(m.Layers[:2]); !slices.Equal(got, digestsOf(baseM.Layers)) {
+			t.Errorf("%v: layers %v, want %v", p, got, digestsOf(baseM.Layers))
+		}
+		if len(m.Annotations) != 0 {
+			t.Errorf("%v: invented annotations %v", p, m.Annotations)
+		}
+	}
+	w.reg.Reset()
+	again := newRebaser(rebase.WithOldBase(w.ref("base:v1")), rebase.WithNewBase(w.ref("base:v2"))).Rebase(w.ctx, res.Output)
+	if again.Action != rebase.UpToDate {
+		t.Errorf("second run: %s (%s)", again.Action, again.Reason)
+	}
+	if wr := w.reg.Writes(); len(wr) > 0 {
+		t.Errorf("second run wrote %v", wr)
+	}
+	if bad := rebase.New(rebase.WithOldBase("x")).Rebase(w.ctx, app); bad.Action != rebase.Failed {
+		t.Errorf("only --old-base: %s", bad.Action)
+	}
+}
+
+// A crafted annotation naming another repository as the base makes the
+// engine read there, never write there.
+func TestPushesOnlyIntoTheImagesRepository(t *testing.T) {
+	w := newWorld(t)
+	w.base("victim", "v1", rebasetest.BaseSpec{})
+	w.tag("victim:v1", "victim:stable")
+	app := w.app("team/app", rebasetest.AppSpec{Base: "victim:stable"})
+	w.base("victim", "v2", rebasetest.BaseSpec{})
+	w.tag("victim:v2", "victim:stable")
+
+	w.reg.Reset()
+	res := newRebaser(rebase.WithTag(true)).Rebase(w.ctx, w.ref("team/app:latest"))
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	writes := w.reg.Writes()
+	if len(writes) == 0 {
+		t.Fatal("nothing written")
+	}
+	for _, q := range writes {
+		if !strings.HasPrefix(q.Path, "/v2/team/app/") {
+			t.Errorf("wrote outside team/app: %s", q)
+		}
+	}
+	// --tag moved the input's tag to the result.
+	if got := w.get(w.ref("team/app:latest")).Digest.String(); got != res.NewDigest {
+		t.Errorf("team/app:latest = %s, want %s", got, res.NewDigest)
+	}
+	if !strings.HasPrefix(res.Output, w.ref("team/app:latest@sha256:")) {
+		t.Errorf("output %q", res.Output)
+	}
+	_ = app
+}
+
+func TestDryRunComputesTheSameDigests(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{Docker: true})
+	w.tag("base:v1", "base:stable")
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable", Attestation: true})
+	w.base("base", "v2", rebasetest.BaseSpec{Docker: true})
+	w.tag("base:v2", "base:stable")
+
+	w.reg.Reset()
+	dry := newRebaser(rebase.WithDryRun(true)).Rebase(w.ctx, app)
+	if dry.Action != rebase.Rebased || !dry.DryRun {
+		t.Fatalf("dry run: %s (%s)", dry.Action, dry.Reason)
+	}
+	if wr := w.reg.Writes(); len(wr) > 0 {
+		t.Errorf("dry run wrote %v", wr)
+	}
+	real := newRebaser().Rebase(w.ctx, app)
+	if real.Output != dry.Output {
+		t.Errorf("dry run said %s, real run pushed %s", dry.Output, real.Output)
+	}
+	if got := w.get(real.Output).Digest.String(); got != digestOf(dry.Output) {
+		t.Errorf("registry holds %s for the output, dry run said %s", got, digestOf(dry.Output))
+	}
+}
+
+// Images that have signatures are listed, not moved.
+func TestReportsReferrers(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
+	// A cosign-style signature tag on the old digest.
+	sig := "sha256-" + strings.TrimPrefix(digestOf(app), "sha256:") + ".sig"
+	child, _ := w.child(app, amd64)
+	w.tag("app@"+digestOf(child), "app:"+sig)
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+
+	res := newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	if len(res.Referrers) != 1 || !strings.HasSuffix(res.Referrers[0], ":"+sig) {
+		t.Errorf("referrers %v, want the .sig tag", res.Referrers)
+	}
+	if !strings.Contains(res.Message(false), "re-sign") {
+		t.Errorf("message %q does not tell to re-sign", res.Message(false))
+	}
+	if got := w.get(w.ref("app:" + sig)).Digest.String(); got != digestOf(child) {
+		t.Errorf("the signature tag moved")
+	}
+}

@@ -1,0 +1,123 @@
+package rebase
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Option configures a Rebaser.
+type Option func(*options)
+
+type options struct {
+	jobs       int
+	dryRun     bool
+	strict     bool
+	tag        bool
+	insecure   bool
+	referrers  bool
+	oldBase    string
+	newBase    string
+	timeout    time.Duration
+	keychain   authn.Keychain
+	transport  http.RoundTripper
+	backoff    *remote.Backoff
+	userAgent  string
+	logger     *log.Logger
+	remoteOpts []remote.Option
+	stop       <-chan struct{}
+}
+
+func defaults() options {
+	return options{
+		jobs:      8,
+		referrers: true,
+		keychain:  authn.DefaultKeychain,
+		transport: remote.DefaultTransport,
+		logger:    log.New(io.Discard, "", 0),
+		userAgent: "rebasekit/crane-rebase-stream",
+	}
+}
+
+// WithJobs sets how many images Stream works on at once (default 8), and how
+// many platforms of one index are worked on at once.
+func WithJobs(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.jobs = n
+		}
+	}
+}
+
+// WithDryRun computes every digest but pushes nothing. The digests are the
+// ones a real run would push: rebasing is deterministic.
+func WithDryRun(on bool) Option { return func(o *options) { o.dryRun = on } }
+
+// WithStrict turns skips (no base annotations, a base pinned by digest) into
+// failures.
+func WithStrict(on bool) Option { return func(o *options) { o.strict = on } }
+
+// WithTag also moves the input's tag to the rebased image (off by default:
+// the engine pushes by digest only). Inputs without a tag are unaffected.
+func WithTag(on bool) Option { return func(o *options) { o.tag = on } }
+
+// WithInsecure allows plain HTTP to every registry. Without it plain HTTP is
+// only used for loopback registries (localhost, 127.0.0.0/8, ::1).
+func WithInsecure(on bool) Option { return func(o *options) { o.insecure = on } }
+
+// WithOldBase and WithNewBase override the base annotations, for images built
+// without them (crane rebase's --old_base and --new_base). Give both.
+func WithOldBase(ref string) Option { return func(o *options) { o.oldBase = ref } }
+
+// WithNewBase: see WithOldBase.
+func WithNewBase(ref string) Option { return func(o *options) { o.newBase = ref } }
+
+// WithTimeout bounds the work on one image, requests and retries included.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithKeychain sets where credentials come from (default authn.DefaultKeychain,
+// the docker config and its credential helpers).
+func WithKeychain(kc authn.Keychain) Option { return func(o *options) { o.keychain = kc } }
+
+// WithTransport sets the HTTP transport shared by every request of the run.
+func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+
+// WithRetryBackoff sets the backoff of retried requests (5xx, 429, broken
+// connections). The default is go-containerregistry's: 3 tries, 1s then 3s.
+func WithRetryBackoff(b remote.Backoff) Option { return func(o *options) { o.backoff = &b } }
+
+// WithReferrers turns the referrers check of rebased images on or off (on by
+// default). It costs one tag listing per repository and one referrers API
+// request per rebased image.
+func WithReferrers(on bool) Option { return func(o *options) { o.referrers = on } }
+
+// WithUserAgent sets the User-Agent of registry requests.
+func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+
+// WithLogger receives verbose progress messages (default: discarded).
+// Credentials never reach it.
+func WithLogger(l *log.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithRemoteOptions adds go-containerregistry remote options to the shared
+// puller and pusher (for example remote.WithRetryStatusCodes).
+func WithRemoteOptions(opts ...remote.Option) Option {
+	return func(o *options) { o.remoteOpts = append(o.remoteOpts, opts...) }
+}
+
+// WithStop gives Stream a graceful stop: once stop is closed, Stream takes no
+// new line, answers the lines it has read but not started with their input
+// (failed: interrupted before it started), lets the images in flight finish,
+// and returns. Ending Stream's context instead abandons the images in flight
+// too. The command closes stop on the first SIGINT/SIGTERM and ends the
+// context on the second.
+func WithStop(stop <-chan struct{}) Option { return func(o *options) { o.stop = stop } }

@@ -1,0 +1,365 @@
+package rebase
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// push writes a plan into repo, the image's own repository and the only one
+// the engine ever writes to: for each rebased platform the new base's layers
+// (mounted from the base's repository on the same registry, streamed from
+// another registry, never re-uploaded when present), its config and its
+// manifest; then the index. Everything is pushed by digest.
+//
+// It speaks the distribution API directly rather than through
+// remote.Pusher: the pusher checks every blob with a HEAD before mounting it
+// and uploads configs in four requests; a rebase is mostly mounts, and this
+// halves its requests (see the package tests for the counts).
+func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *plan) (*writer, error) {
+	from := repo
+	for _, pp := range p.platforms {
+		if len(pp.layers) > 0 {
+			from = pp.layers[0].ref.Context()
+			break
+		}
+	}
+	w, err := r.writer(ctx, repo, from)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.jobs)
+	for _, pp := range p.platforms {
+		g.Go(func() error { return w.pushPlatform(gctx, pp) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(p.platforms) == 1 && p.platforms[0].newDigest == p.digest {
+		return w, nil // a single image: its manifest is the top
+	}
+	return w, w.putManifest(ctx, p.digest.String(), p.top)
+}
+
+func (w *writer) pushPlatform(ctx context.Context, pp *platformPlan) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.r.o.jobs)
+	for _, l := range pp.layers {
+		g.Go(func() error {
+			l.ctx = gctx
+			return w.layer(gctx, l)
+		})
+	}
+	g.Go(func() error { return w.config(gctx, pp.config) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	w.r.o.logger.Printf("%s: pushing %s manifest %s", w.repo, pp.res.Platform, pp.newDigest)
+	return w.putManifest(ctx, pp.newDigest.String(), pp.manifest)
+}
+
+// writer pushes into one repository with one authenticated client (one
+// ping, one token with push on the repository and pull on the base's).
+type writer struct {
+	r      *Rebaser
+	repo   name.Repository
+	from   name.Repository // mount source on the same registry, or repo
+	client *http.Client
+	blobs  memo[struct{}] // digests known to be in repo
+}
+
+func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository) (*writer, error) {
+	key := repo.Name()
+	scopes := []string{repo.Scope(transport.PushScope)}
+	if from.RegistryStr() != repo.RegistryStr() {
+		from = repo
+	} else if from.Name() != repo.Name() {
+		key += "|" + from.Name()
+		scopes = append(scopes, from.Scope(transport.PullScope))
+	}
+	return r.writers.get(ctx, key, func(ctx context.Context) (*writer, error) {
+		auth, err := authn.Resolve(ctx, r.o.keychain, repo)
+		if err != nil {
+			return nil, fmt.Errorf("credentials for %s: %w", repo, err)
+		}
+		// The ping and the token request, retried like everything else.
+		var tr http.RoundTripper
+		err = r.retry(ctx, func() (err error) {
+			tr, err = transport.NewWithContext(ctx, repo.Registry, auth, r.rt, scopes)
+			return err
+		})
+		if err != nil {
+			return nil, describe("registry "+repo.RegistryStr(), err)
+		}
+		return &writer{r: r, repo: repo, from: from, client: &http.Client{Transport: tr, CheckRedirect: sameHostRedirects}}, nil
+	})
+}
+
+// layer makes a new-base layer present in the repository: a cross-repository
+// mount on the same registry (one request, which also succeeds when the blob
+// is already there), else a HEAD and, when missing, a stream from the base.
+func (w *writer) layer(ctx context.Context, l *baseLayer) error {
+	_, err := w.blobs.get(ctx, l.desc.Digest.String(), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, w.r.retry(ctx, func() error {
+			if w.from == l.ref.Context() {
+				loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), w.from)
+				if err != nil || mounted {
+					return err
+				}
+				return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.Compressed)
+			}
+			if ok, err := w.exists(ctx, l.desc.Digest); err != nil || ok {
+				return err
+			}
+			loc, _, err := w.startUpload(ctx, "", name.Repository{})
+			if err != nil {
+				return err
+			}
+			return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.Compressed)
+		})
+	})
+	return err
+}
+
+// config uploads a config blob: a POST and a PUT.
+func (w *writer) config(ctx context.Context, c configBlob) error {
+	_, err := w.blobs.get(ctx, c.d.String(), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, w.r.retry(ctx, func() error {
+			loc, _, err := w.startUpload(ctx, "", name.Repository{})
+			if err != nil {
+				return err
+			}
+			return w.finishUpload(ctx, loc, c.d, int64(len(c.b)), c.Compressed)
+		})
+	})
+	return err
+}
+
+func (w *writer) url(path string) *url.URL {
+	return &url.URL{Scheme: w.repo.Scheme(), Host: w.repo.RegistryStr(), Path: "/v2/" + w.repo.RepositoryStr() + path}
+}
+
+func (w *writer) exists(ctx context.Context, d v1.Hash) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, w.url("/blobs/"+d.String()).String(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound); err != nil {
+		return false, err
+	}
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+// startUpload POSTs an upload, asking for a mount of digest from from when
+// given. It returns the upload location, or mounted.
+func (w *writer) startUpload(ctx context.Context, digest string, from name.Repository) (string, bool, error) {
+	u := w.url("/blobs/uploads/")
+	if digest != "" {
+		u.RawQuery = url.Values{"mount": {digest}, "from": {from.RepositoryStr()}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+		return "", false, err
+	}
+	if resp.StatusCode == http.StatusCreated {
+		return "", true, nil
+	}
+	loc, err := location(resp)
+	return loc, false, err
+}
+
+// finishUpload PUTs the whole blob to the upload location (a monolithic
+// upload: one request).
+func (w *writer) finishUpload(ctx context.Context, loc string, d v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	body, err := open()
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.GetBody = open
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return transport.CheckError(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
+}
+
+// putManifest PUTs a manifest by digest (or tag).
+func (w *writer) putManifest(ctx context.Context, identifier string, m rawManifest) error {
+	return w.r.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.url("/manifests/"+identifier).String(), bytes.NewReader(m.b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", string(m.mt))
+		resp, err := w.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return transport.CheckError(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted)
+	})
+}
+
+// location resolves an upload Location header. It refuses a different host
+// that is a private or loopback address: a registry must not make us send
+// an image to an internal service.
+func location(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", errors.New("registry gave no upload Location")
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	abs := resp.Request.URL.ResolveReference(u)
+	if abs.Hostname() != resp.Request.URL.Hostname() {
+		if ip := net.ParseIP(abs.Hostname()); ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast()) {
+			return "", fmt.Errorf("refusing upload location on private host %s", abs.Host)
+		}
+	}
+	return abs.String(), nil
+}
+
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("too many redirects")
+	}
+	return nil
+}
+
+// retry runs f again, with backoff, on 5xx/429/408 answers and broken
+// connections; other errors and the context's end stop it at once. f is a
+// whole operation: a GET and the reading of its body, or an upload from its
+// POST to its PUT, so a connection cut in the middle of an upload starts a
+// new upload session. Every write the engine makes is idempotent (blobs and
+// manifests are pushed by digest, a mount can be asked twice), so repeating
+// one whose answer was lost is safe.
+func (r *Rebaser) retry(ctx context.Context, f func() error) error {
+	b := r.backoff()
+	d := b.Duration
+	for i := 1; ; i++ {
+		err := f()
+		if err == nil || i >= b.Steps || ctx.Err() != nil || !retryable(err) {
+			return err
+		}
+		r.o.logger.Printf("retrying after %v (try %d of %d): %v", d, i+1, b.Steps, err)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		d = time.Duration(float64(d) * b.Factor)
+	}
+}
+
+// retryable reports whether err is worth another try: a 5xx/429/408 answer
+// or a broken connection. A refused plain-HTTP request, a certificate that
+// does not verify, an unknown host, a 4xx or the context's end are not.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return slices.Contains(retryStatusCodes, terr.StatusCode)
+	}
+	var (
+		cert *tls.CertificateVerificationError
+		dns  *net.DNSError
+	)
+	if errors.As(err, &cert) || errors.As(err, &dns) && dns.IsNotFound || errors.Is(err, errPlainHTTP) {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) {
+		return true
+	}
+	var oerr *net.OpError
+	if errors.As(err, &oerr) {
+		return true
+	}
+	// *url.Error is a net.Error: only its timeouts say anything.
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return true
+	}
+	// net/http words some broken connections without a wrapped cause.
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "broken pipe", "server closed", "connection broken", "unexpected EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// referrers asks the OCI referrers API; a registry without it gives none.
+func (w *writer) referrers(ctx context.Context, d v1.Hash) (*v1.IndexManifest, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url("/referrers/"+d.String()).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable, http.StatusMethodNotAllowed); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
+		return &v1.IndexManifest{}, nil
+	}
+	return v1.ParseIndexManifest(io.LimitReader(resp.Body, 4<<20))
+}

@@ -1,0 +1,363 @@
+package rebase
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// retryStatusCodes are retried with backoff, like broken connections.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+// remoteOptions are those of the run's single puller: one transport, one
+// keychain. go-containerregistry's own retries are off: they retry only the
+// request, not the reading of its body, and sleep without looking at the
+// context. The engine retries whole reads and uploads itself (Rebaser.retry),
+// so one policy bounds every operation.
+func remoteOptions(o *options) []remote.Option {
+	ro := []remote.Option{
+		remote.WithAuthFromKeychain(o.keychain),
+		remote.WithTransport(plainHTTPGuard{inner: o.transport, insecure: o.insecure}),
+		remote.WithUserAgent(o.userAgent),
+		remote.WithJobs(o.jobs),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+	}
+	return append(ro, o.remoteOpts...)
+}
+
+var errPlainHTTP = errors.New("refusing plain HTTP")
+
+// plainHTTPGuard refuses plain HTTP except to loopback hosts or with
+// --insecure. go-containerregistry also falls back to HTTP for RFC 1918
+// addresses and *.local names; we do not, so credentials and images never
+// cross a network in clear text by surprise.
+type plainHTTPGuard struct {
+	inner    http.RoundTripper
+	insecure bool
+}
+
+func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.insecure && !isLoopback(req.URL.Hostname()) {
+		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP without --insecure", errPlainHTTP, req.URL.Host)
+	}
+	return g.inner.RoundTrip(req)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// fetched is a manifest as the registry served it.
+type fetched struct {
+	ref       name.Reference
+	digest    v1.Hash
+	mediaType types.MediaType
+	raw       []byte
+	index     *v1.IndexManifest // when an index
+	manifest  *v1.Manifest      // when an image
+}
+
+// manifest fetches ref with one GET, once per run (a tag is resolved once:
+// every image of the run sees the same base).
+func (r *Rebaser) manifest(ctx context.Context, ref name.Reference) (*fetched, error) {
+	return r.manifests.get(ctx, ref.Name(), func(ctx context.Context) (*fetched, error) {
+		return r.fetch(ctx, ref)
+	})
+}
+
+// fetch gets ref without caching.
+func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, error) {
+	var d *remote.Descriptor
+	err := r.retry(ctx, func() (err error) {
+		d, err = r.puller.Get(ctx, ref)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: d.Manifest}
+	switch {
+	case d.MediaType.IsIndex():
+		f.index, err = v1.ParseIndexManifest(strings.NewReader(string(d.Manifest)))
+	case d.MediaType.IsImage():
+		f.manifest, err = v1.ParseManifest(strings.NewReader(string(d.Manifest)))
+	default:
+		err = fmt.Errorf("unsupported media type %q", d.MediaType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return f, nil
+}
+
+// maxConfigSize bounds the config blobs we read into memory.
+const maxConfigSize = 64 << 20
+
+// blob reads a small blob (a config) from repo, verifying its digest.
+func (r *Rebaser) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
+	var b []byte
+	err := r.retry(ctx, func() (err error) {
+		b, err = r.readBlob(ctx, repo, d)
+		return err
+	})
+	return b, err
+}
+
+func (r *Rebaser) readBlob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
+	l, err := r.puller.Layer(ctx, repo.Digest(d.String()))
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigSize {
+		return nil, fmt.Errorf("config %s is larger than %d bytes", d, maxConfigSize)
+	}
+	return b, nil
+}
+
+// config reads a base's config once per run (content addressed).
+func (r *Rebaser) config(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
+	return r.configs.get(ctx, repo.Name()+"@"+d.String(), func(ctx context.Context) ([]byte, error) {
+		return r.blob(ctx, repo, d)
+	})
+}
+
+// isNotFound reports whether err is a registry 404 (or the equivalent
+// MANIFEST_UNKNOWN/NAME_UNKNOWN/BLOB_UNKNOWN codes).
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, e := range terr.Errors {
+		switch e.Code {
+		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
+			return true
+		}
+	}
+	return false
+}
+
+// isAuth reports whether err is a 401/403 from the registry.
+func isAuth(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden)
+}
+
+// described is a registry error worded for the person reading stderr. It
+// unwraps to the original, for errors.Is/As.
+type described struct {
+	msg string
+	err error
+}
+
+func (d *described) Error() string { return d.msg }
+func (d *described) Unwrap() error { return d.err }
+
+// describe words a registry error for the person reading stderr: what was
+// asked for, then what the registry said, without the request URL and the
+// detail maps of go-containerregistry's errors (map[Name:… Revision:…]).
+func describe(what string, err error) error {
+	var d *described
+	if errors.As(err, &d) {
+		return fmt.Errorf("%s: %w", what, err) // already worded
+	}
+	switch {
+	case isNotFound(err):
+		return &described{fmt.Sprintf("%s not found (%s)", what, registryText(err)), err}
+	case isAuth(err):
+		var terr *transport.Error
+		errors.As(err, &terr)
+		verb := "not authorized"
+		if terr.StatusCode == http.StatusForbidden {
+			verb = "access denied"
+		}
+		return &described{fmt.Sprintf("%s: %s (%s): check the credentials for %s in the docker config (docker login, credential helpers, DOCKER_CONFIG)",
+			what, verb, registryText(err), registryOf(terr)), err}
+	}
+	return &described{fmt.Sprintf("%s: %s", what, registryText(err)), err}
+}
+
+// registryText is what a registry error says: the status and the error
+// codes with their messages ("404 Not Found: MANIFEST_UNKNOWN: manifest
+// unknown"); other errors as they are.
+func registryText(err error) string {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("%d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
+	for i, d := range terr.Errors {
+		sep := ": "
+		if i > 0 {
+			sep = "; "
+		}
+		s += sep + string(d.Code)
+		if d.Message != "" {
+			s += ": " + d.Message
+		}
+	}
+	return s
+}
+
+func registryOf(terr *transport.Error) string {
+	if terr.Request != nil && terr.Request.URL != nil {
+		return terr.Request.URL.Host
+	}
+	return "the registry"
+}
+
+// rawManifest is a manifest we built, ready for Pusher.Put.
+type rawManifest struct {
+	b  []byte
+	mt types.MediaType
+	d  v1.Hash
+}
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return m.b, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
+func (m rawManifest) Digest() (v1.Hash, error)            { return m.d, nil }
+func (m rawManifest) Size() (int64, error)                { return int64(len(m.b)), nil }
+
+// configBlob is a config we built, ready for Pusher.Upload.
+type configBlob struct {
+	b  []byte
+	mt types.MediaType
+	d  v1.Hash
+}
+
+func (c configBlob) Digest() (v1.Hash, error)            { return c.d, nil }
+func (c configBlob) DiffID() (v1.Hash, error)            { return c.d, nil }
+func (c configBlob) Size() (int64, error)                { return int64(len(c.b)), nil }
+func (c configBlob) MediaType() (types.MediaType, error) { return c.mt, nil }
+func (c configBlob) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader(string(c.b))), nil
+}
+func (c configBlob) Uncompressed() (io.ReadCloser, error) { return c.Compressed() }
+
+// baseLayer is a new-base layer described by its manifest descriptor, read
+// lazily from the base's repository. Digest, size and media type come from
+// the descriptor, so pushing it costs no HEAD; wrapped in a
+// remote.MountableLayer the pusher mounts it when the base is on the same
+// registry and streams it otherwise.
+type baseLayer struct {
+	ctx    context.Context
+	puller *remote.Puller
+	ref    name.Digest
+	desc   v1.Descriptor
+	diffID v1.Hash
+}
+
+func (l *baseLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
+func (l *baseLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
+func (l *baseLayer) Size() (int64, error)                { return l.desc.Size, nil }
+func (l *baseLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+func (l *baseLayer) Compressed() (io.ReadCloser, error) {
+	rl, err := l.puller.Layer(l.ctx, l.ref)
+	if err != nil {
+		return nil, err
+	}
+	return rl.Compressed()
+}
+func (l *baseLayer) Uncompressed() (io.ReadCloser, error) {
+	rl, err := l.puller.Layer(l.ctx, l.ref)
+	if err != nil {
+		return nil, err
+	}
+	return rl.Uncompressed()
+}
+
+// referrers lists what refers to digest d in repo: cosign-style tags
+// (sha256-<hex>.sig/.att/.sbom and the referrers fallback tag sha256-<hex>)
+// from one tag listing per repository, and the OCI referrers API, asked with
+// w's client when there is one (one request; the tags cover the fallback).
+func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]string, error) {
+	var out []string
+	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
+		err = r.retry(ctx, func() (err error) {
+			tags, err = r.puller.List(ctx, repo)
+			return err
+		})
+		// distribution answers 404 NAME_UNKNOWN for a repository that holds
+		// no tags (images pushed by digest only): that is "no tags".
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return tags, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing tags: %w", err)
+	}
+	prefix := d.Algorithm + "-" + d.Hex
+	for _, t := range tags {
+		if t == prefix || strings.HasPrefix(t, prefix+".") {
+			out = append(out, repo.Tag(t).Name())
+		}
+	}
+	var im *v1.IndexManifest
+	if w != nil {
+		err = r.retry(ctx, func() (err error) {
+			im, err = w.referrers(ctx, d)
+			return err
+		})
+	} else {
+		var idx v1.ImageIndex
+		if idx, err = remote.Referrers(repo.Digest(d.String()), remote.Reuse(r.puller), remote.WithContext(ctx)); err == nil {
+			im, err = idx.IndexManifest()
+		}
+	}
+	if err != nil {
+		// Not every registry serves the referrers API; the tags above cover
+		// the fallback scheme.
+		r.o.logger.Printf("%s: referrers API: %v", repo, err)
+		return out, nil
+	}
+	for _, m := range im.Manifests {
+		s := repo.Digest(m.Digest.String()).Name()
+		if m.ArtifactType != "" {
+			s += " (" + m.ArtifactType + ")"
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// jsonString is a small helper for building raw JSON strings.
+func jsonString(s string) json.RawMessage {
+	b, _ := marshal(s)
+	return b
+}

@@ -1,0 +1,90 @@
+// Package rewrite applies replacement image references to YAML by splicing
+// bytes: the third phase of the pipeline, after yamlwalk found the references
+// and crane-rebase-stream produced their replacements.
+package rewrite
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rebasekit/rebasekit/pkg/refs"
+)
+
+// Images is a parsed replacement stream (ko-rewrite --images). It has one of
+// two forms, decided by its first line:
+//
+//   - NEW: line k replaces the k-th unique reference the walker selects;
+//   - OLD NEW: OLD is replaced by NEW wherever it was selected, and references
+//     not listed stay as they are (so the stream can be filtered with grep).
+//
+// Blank lines and lines starting with "#" are ignored.
+type Images struct {
+	Pairs bool              // the OLD NEW form
+	New   []string          // the NEW form, in order
+	Map   map[string]string // the OLD NEW form
+	Old   []string          // the OLD NEW form: each OLD in the order given
+	Line  map[string]int    // line number of each NEW (NEW form) or OLD (pairs)
+}
+
+// MaxLine bounds one line of the stream; a reference is at most a few hundred bytes.
+const MaxLine = 64 << 10
+
+// ParseImages reads a replacement stream. Every reference must be valid, the
+// forms may not be mixed, and an OLD may not be given two different NEWs.
+func ParseImages(r io.Reader) (*Images, error) {
+	img := &Images{Map: map[string]string{}, Line: map[string]int{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), MaxLine)
+	form := 0
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff") // a BOM from an editor
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) > 2 {
+			return nil, fmt.Errorf("images line %d: %d fields; want NEW or OLD NEW", n, len(f))
+		}
+		if form == 0 {
+			form = len(f)
+			img.Pairs = form == 2
+		} else if len(f) != form {
+			return nil, fmt.Errorf("images line %d: %d field(s), but earlier lines have %d: do not mix the NEW and OLD NEW forms", n, len(f), form)
+		}
+		for _, s := range f {
+			if !refs.Valid(s) {
+				return nil, fmt.Errorf("images line %d: %q is not an image reference", n, s)
+			}
+		}
+		if form == 1 {
+			img.New = append(img.New, f[0])
+			if _, dup := img.Line[f[0]]; !dup {
+				img.Line[f[0]] = n
+			}
+			continue
+		}
+		old, nw := f[0], f[1]
+		if prev, dup := img.Map[old]; dup {
+			if prev != nw {
+				return nil, fmt.Errorf("images line %d: %q is given two replacements, %q (line %d) and %q", n, old, prev, img.Line[old], nw)
+			}
+			continue
+		}
+		img.Map[old] = nw
+		img.Old = append(img.Old, old)
+		img.Line[old] = n
+	}
+	if err := sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			return nil, fmt.Errorf("images: a line longer than %d bytes; is this an images stream?", MaxLine)
+		}
+		return nil, fmt.Errorf("images: %w", err)
+	}
+	return img, nil
+}

@@ -1,0 +1,259 @@
+package yamlwalk_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rebasekit/rebasekit/pkg/dedupe"
+	"github.com/rebasekit/rebasekit/pkg/refs"
+	"github.com/rebasekit/rebasekit/pkg/rewrite"
+	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// cases: each testdata/walk input, and the shared corpus, with the prefixes
+// it is walked with.
+type goldenCase struct {
+	name     string
+	input    string
+	prefixes []string
+}
+
+const (
+	tektonRepo  = "gcr.io/tekton-releases/github.com/tektoncd/pipeline/cmd"
+	knativeRepo = "gcr.io/knative-releases/knative.dev/serving/cmd"
+)
+
+func cases(t *testing.T) []goldenCase {
+	ins, err := filepath.Glob("../../testdata/walk/*.yaml")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	var cs []goldenCase
+	for _, in := range ins {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		var prefixes []string
+		if name == "prefix" {
+			prefixes = []string{"gcr.io/a"}
+		}
+		cs = append(cs, goldenCase{name: "walk/" + name, input: in, prefixes: prefixes})
+	}
+	corpus := []goldenCase{
+		{name: "corpus/tekton-release", input: "tekton-release.yaml"},
+		{name: "corpus/tekton-release.prefix", input: "tekton-release.yaml", prefixes: []string{tektonRepo}},
+		{name: "corpus/knative-release", input: "knative-release.yaml"},
+		{name: "corpus/knative-release.prefix", input: "knative-release.yaml", prefixes: []string{knativeRepo}},
+		{name: "corpus/argocd-install", input: "argocd-install.yaml"},
+	}
+	for _, c := range corpus {
+		c.input = filepath.Join(corpusDir(t), c.input)
+		if _, err := os.Stat(c.input); err != nil {
+			t.Logf("corpus file missing, skipping %s: %v", c.name, err)
+			continue
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// corpusDir is ../shared/corpus beside the repository (see shared/corpus/README.md).
+func corpusDir(_ testing.TB) string {
+	if d := os.Getenv("REBASEKIT_CORPUS"); d != "" {
+		return d
+	}
+	return "../../../shared/corpus"
+}
+
+// fakeNew is a deterministic replacement: the same repository and tag,
+// pinned to a digest made from the old reference.
+func fakeNew(old string) string {
+	r, _ := refs.Parse(old)
+	sum := sha256.Sum256([]byte(old))
+	r.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return r.String()
+}
+
+func describe(occs []*yamlwalk.Occurrence, warnings []string) []byte {
+	var b bytes.Buffer
+	for _, o := range occs {
+		fmt.Fprintf(&b, "%d:%d doc=%d %s %s %s", o.Line, o.Column, o.Doc, o.Rule, o.Path, o.Ref)
+		if o.Marker != "" {
+			fmt.Fprintf(&b, " marker=%s", o.Marker)
+		}
+		b.WriteByte('\n')
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(&b, "warning: %s\n", strings.ReplaceAll(w, corpusPrefix(), ""))
+	}
+	return b.Bytes()
+}
+
+func corpusPrefix() string { return "../../../shared/corpus/" }
+
+func TestGolden(t *testing.T) {
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			src, err := os.ReadFile(c.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var warnings []string
+			w := &yamlwalk.Walker{Prefixes: c.prefixes, Warn: func(m string) { warnings = append(warnings, m) }}
+			occs, docStarts, err := w.CollectDocs(filepath.Base(c.input), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join("../../testdata", c.name+".refs"), describe(occs, warnings))
+
+			// Spans hold exactly the reference text (markers: their parts).
+			for _, o := range occs {
+				if o.Rule == yamlwalk.RuleMarker {
+					for _, p := range o.Parts {
+						if got := string(src[p.Span.Start:p.Span.End]); got != p.Text {
+							t.Errorf("%d:%d marker part %s: span holds %q, want %q", o.Line, o.Column, p.Field, got, p.Text)
+						}
+					}
+					continue
+				}
+				if got := string(src[o.Span.Start:o.Span.End]); got != o.Ref {
+					t.Errorf("%d:%d: span holds %q, want %q", o.Line, o.Column, got, o.Ref)
+				}
+			}
+
+			// Identity rewrite is byte-identical.
+			if s := spliceAll(t, src, occs, identity); !bytes.Equal(s.Out, src) || s.Changed() {
+				t.Fatalf("identity rewrite changed the input")
+			}
+
+			// A real rewrite changes only the bytes inside the spans, and
+			// re-walking it finds the replacements in the same places.
+			s := spliceAll(t, src, occs, fakeNew)
+			if err := rewrite.Verify(w, filepath.Base(c.input), s, occs, docStarts); err != nil {
+				t.Fatal(err)
+			}
+			// The per-document check agrees with a walk of the whole output.
+			if err := rewrite.Verify(w, filepath.Base(c.input), s, occs, nil); err != nil {
+				t.Fatal(err)
+			}
+			out := s.Out
+			after, err := w.Collect(filepath.Base(c.input), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gapsEqual(t, src, spans(occs), out, spans(after))
+			if !strings.HasPrefix(c.name, "corpus/") {
+				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten"), out)
+			} else {
+				// The corpus is big: pin the changed lines by count.
+				var uniq dedupe.Index
+				for _, o := range occs {
+					uniq.Add(o.Ref)
+				}
+				n := changedLines(src, out)
+				checkGolden(t, filepath.Join("../../testdata", c.name+".changed"), []byte(fmt.Sprintf("%d lines changed, %d occurrences, %d unique\n", n, len(occs), uniq.Len())))
+			}
+		})
+	}
+}
+
+// spliceAll replaces every unique reference in occs by newRef(ref) (the
+// NEW form of the images stream, as ko-rewrite reads it) and returns the
+// splice.
+func spliceAll(tb testing.TB, src []byte, occs []*yamlwalk.Occurrence, newRef func(string) string) *rewrite.Spliced {
+	tb.Helper()
+	var uniq dedupe.Index
+	for _, o := range occs {
+		uniq.Add(o.Ref)
+	}
+	var news []string
+	for _, old := range uniq.Values() {
+		news = append(news, newRef(old))
+	}
+	plan, err := rewrite.Plan(occs, &rewrite.Images{New: news}, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := rewrite.Splice(src, occs, plan)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func identity(ref string) string { return ref }
+
+func spans(occs []*yamlwalk.Occurrence) []yamlwalk.Span {
+	var s []yamlwalk.Span
+	for _, o := range occs {
+		if o.Rule == yamlwalk.RuleMarker {
+			for _, p := range o.Parts {
+				s = append(s, p.Span)
+			}
+			continue
+		}
+		s = append(s, o.Span)
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].Start < s[j].Start })
+	return s
+}
+
+// gapsEqual checks that the bytes between the spans are the same in a and b.
+func gapsEqual(t *testing.T, a []byte, sa []yamlwalk.Span, b []byte, sb []yamlwalk.Span) {
+	t.Helper()
+	if len(sa) != len(sb) {
+		t.Fatalf("%d spans before, %d after", len(sa), len(sb))
+	}
+	pa, pb := 0, 0
+	for i := range sa {
+		if !bytes.Equal(a[pa:sa[i].Start], b[pb:sb[i].Start]) {
+			t.Fatalf("bytes before span %d differ: %q vs %q", i, a[pa:sa[i].Start], b[pb:sb[i].Start])
+		}
+		pa, pb = sa[i].End, sb[i].End
+	}
+	if !bytes.Equal(a[pa:], b[pb:]) {
+		t.Fatalf("bytes after the last span differ")
+	}
+}
+
+func changedLines(a, b []byte) int {
+	la, lb := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
+	if len(la) != len(lb) {
+		return -1
+	}
+	n := 0
+	for i := range la {
+		if !bytes.Equal(la[i], lb[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the output (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
