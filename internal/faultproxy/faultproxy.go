@@ -29,10 +29,12 @@ type Config struct {
 	// Every503: every Nth request is answered 503 Service Unavailable
 	// without being forwarded.
 	Every503 int
-	// EveryCut: every Mth request (that is not answered 503) has its
-	// connection cut. Cuts alternate between two kinds: before forwarding
-	// (for a request with a body, after reading part of it: a cut
-	// mid-upload), and after forwarding (the registry did the work, the
+	// EveryCut: of the requests not answered 503, every Mth one with a body
+	// and every Mth one without (counted apart, so that uploads get their
+	// share of cuts however many reads come between them) has its
+	// connection cut. Cuts of each kind alternate between before
+	// forwarding (for a request with a body, after reading part of it: a
+	// cut mid-upload) and after forwarding (the registry did the work, the
 	// client gets half an answer or none).
 	EveryCut int
 	// EveryConnCut: every Kth TCP connection is closed as soon as it is
@@ -79,7 +81,7 @@ type Proxy struct {
 	cfg  Config
 	down bool
 
-	n, conns, cutsBody, cutsBare                                  atomic.Int64
+	n, nBody, nBare, conns, cutsBody, cutsBare                    atomic.Int64
 	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
 	connsCut, answered, hung                                      atomic.Int64
 }
@@ -208,23 +210,22 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	n := p.n.Add(1)
-	switch {
-	case cfg.Every503 > 0 && n%int64(cfg.Every503) == 0:
+	if n := p.n.Add(1); cfg.Every503 > 0 && n%int64(cfg.Every503) == 0 {
 		p.unavailable.Add(1)
 		registryError(w, http.StatusServiceUnavailable)
 		return
-	case cfg.EveryCut > 0 && n%int64(cfg.EveryCut) == 0:
+	}
+	hasBody := req.ContentLength != 0 && req.Body != nil
+	seen, cuts := &p.nBare, &p.cutsBare
+	if hasBody {
+		seen, cuts = &p.nBody, &p.cutsBody
+	}
+	if cfg.EveryCut > 0 && seen.Add(1)%int64(cfg.EveryCut) == 0 {
 		p.cut.Add(1)
-		// Alternate, separately for requests with and without a body,
-		// between a cut before forwarding and one after.
-		k := &p.cutsBare
-		if req.ContentLength != 0 && req.Body != nil {
-			k = &p.cutsBody
-		}
-		if k.Add(1)%2 == 1 {
+		// Alternate between a cut before forwarding and one after.
+		if cuts.Add(1)%2 == 1 {
 			// Before forwarding: the registry never sees it.
-			if k == &p.cutsBody {
+			if hasBody {
 				p.cutUploads.Add(1)
 				part := req.ContentLength / 2
 				if part <= 0 {

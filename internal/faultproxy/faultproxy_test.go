@@ -19,7 +19,7 @@ func TestFaults(t *testing.T) {
 		io.WriteString(w, "hello from upstream")
 	}))
 	defer up.Close()
-	p, err := New(up.URL, Config{Every503: 3, EveryCut: 4})
+	p, err := New(up.URL, Config{Every503: 3, EveryCut: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,8 @@ func TestFaults(t *testing.T) {
 	var outcomes []string
 	for i := 1; i <= 12; i++ {
 		method, body := http.MethodGet, ""
-		if i == 4 || i == 8 {
-			method, body = http.MethodPut, strings.Repeat("x", 1000) // a cut mid-upload, then a lost answer
+		if i == 2 || i == 4 || i == 7 || i == 10 {
+			method, body = http.MethodPut, strings.Repeat("x", 1000)
 		}
 		req, _ := http.NewRequest(method, p.URL+"/v2/", strings.NewReader(body))
 		resp, err := client.Do(req)
@@ -50,25 +50,27 @@ func TestFaults(t *testing.T) {
 			outcomes = append(outcomes, resp.Status+" "+string(b))
 		}
 	}
-	// 3, 6, 9, 12: 503; 4, 8: cut (a PUT: mid-upload, then after forwarding);
-	// 12 is a 503 before it is a cut.
-	want := "ok ok 503 cut ok 503 ok cut 503 ok ok 503"
+	// 3, 6, 9, 12: 503. Of the rest, every second PUT (2 4 7 10) and every
+	// second GET (1 5 8 11) is cut, alternately before and after
+	// forwarding: 4 mid-upload, 10 after the upstream answered; 5 before
+	// forwarding, 11 after.
+	want := "ok ok 503 cut cut 503 ok ok 503 cut cut 503"
 	if s := strings.Join(outcomes, " "); s != want {
 		t.Errorf("outcomes\n got %s\nwant %s", s, want)
 	}
 	st := p.Stats()
-	if st.Requests != 12 || st.Unavailable != 4 || st.Cut != 2 || st.CutUploads != 1 || st.CutAnswers != 1 {
+	if st.Requests != 12 || st.Unavailable != 4 || st.Cut != 4 || st.CutUploads != 1 || st.CutAnswers != 2 {
 		t.Errorf("stats: %s", st)
 	}
-	// The PUT cut mid-upload never reached the registry; the second one did.
+	// The PUT cut mid-upload never reached the registry; the others did.
 	puts := 0
 	for _, g := range got {
 		if strings.HasPrefix(g, "PUT ") {
 			puts++
 		}
 	}
-	if puts != 1 {
-		t.Errorf("upstream saw %d PUTs, want 1: %v", puts, got)
+	if puts != 3 {
+		t.Errorf("upstream saw %d PUTs, want 3: %v", puts, got)
 	}
 
 	// Down: requests hang until the client gives up.

@@ -116,9 +116,10 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 		t.Fatalf("dry run: %s, %v", sum, err)
 	}
 
-	faults := faultproxy.Config{Every503: 7, EveryCut: 11, EveryConnCut: 13}
+	// The bases' registry sees about a dozen requests: cut more of them.
+	faults, xfaults := faultproxy.Config{Every503: 7, EveryCut: 11, EveryConnCut: 13}, faultproxy.Config{Every503: 7, EveryCut: 4}
 	f.proxy.Set(faults)
-	x.proxy.Set(faults)
+	x.proxy.Set(xfaults)
 	f.proxy.ResetStats()
 	x.proxy.ResetStats()
 	var out bytes.Buffer
@@ -151,7 +152,7 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 
 	// Rebasing the output again, under faults: all up to date, nothing pushed.
 	f.proxy.Set(faults)
-	x.proxy.Set(faults)
+	x.proxy.Set(xfaults)
 	sum, err = patient(rebase.WithJobs(jobs)).Stream(f.ctx, strings.NewReader(out.String()), io.Discard, nil)
 	if err != nil || sum.UpToDate != len(apps) {
 		t.Errorf("second run: %s, %v", sum, err)

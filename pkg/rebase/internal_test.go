@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -104,3 +107,85 @@ func TestMemoAbandonedOwner(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestPingCache(t *testing.T) {
+	var mu sync.Mutex
+	sent := map[string]int{}
+	answers := map[string]func() *http.Response{
+		"a.example": func() *http.Response { return answer(http.StatusOK, "{}", nil) },
+		"b.example": func() *http.Response {
+			return answer(http.StatusUnauthorized, "", http.Header{"Www-Authenticate": {`Bearer realm="https://b.example/token",service="b"`}})
+		},
+		"c.example": func() *http.Response { return answer(http.StatusServiceUnavailable, "busy", nil) },
+		"d.example": func() *http.Response { return answer(http.StatusOK, strings.Repeat("x", maxPingBody+10), nil) },
+	}
+	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		sent[r.Method+" "+r.URL.String()]++
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // let the other pings pile up
+		resp := answers[r.URL.Host]()
+		resp.Request = r
+		return resp, nil
+	})
+	c := newPingCache(inner)
+	get := func(url string, auth bool) (int, http.Header, string) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if auth {
+			req.Header.Set("Authorization", "Basic eDp5")
+		}
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Request != req {
+			t.Errorf("%s: the response is not for the request", url)
+		}
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for _, h := range []string{"a", "b", "c", "d"} {
+				get("https://"+h+".example/v2/", false)
+			}
+		})
+	}
+	wg.Wait()
+	// Repeated answers are whole copies.
+	if code, _, body := get("https://a.example/v2/", false); code != 200 || body != "{}" {
+		t.Errorf("a: %d %q", code, body)
+	}
+	if code, h, _ := get("https://b.example/v2/", false); code != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `realm="https://b.example/token"`) {
+		t.Errorf("b: %d %v", code, h)
+	}
+	if _, _, body := get("https://d.example/v2/", false); len(body) != maxPingBody+10 {
+		t.Errorf("d: a long body came back with %d bytes", len(body))
+	}
+	// Not pings: passed on every time.
+	get("https://a.example/v2/", true)
+	get("https://a.example/v2/app/manifests/latest", false)
+	get("http://a.example/v2/", false) // another scheme, another answer
+
+	want := map[string]int{
+		"GET https://a.example/v2/":                     2, // once as a ping, once with Authorization
+		"GET https://b.example/v2/":                     1,
+		"GET https://c.example/v2/":                     8, // a 503 is not kept
+		"GET https://d.example/v2/":                     9, // too long to keep
+		"GET https://a.example/v2/app/manifests/latest": 1,
+		"GET http://a.example/v2/":                      1,
+	}
+	if fmt.Sprint(sent) != fmt.Sprint(want) {
+		t.Errorf("sent %v\nwant %v", sent, want)
+	}
+}
+
+func answer(code int, body string, h http.Header) *http.Response {
+	if h == nil {
+		h = http.Header{}
+	}
+	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+}

@@ -60,8 +60,11 @@ func New(opts ...Option) *Rebaser {
 	if r.o.insecure {
 		r.nameOpts = append(r.nameOpts, name.Insecure)
 	}
-	r.puller, r.err = remote.NewPuller(remoteOptions(&r.o)...)
-	r.rt = transport.NewUserAgent(plainHTTPGuard{inner: r.o.transport, insecure: r.o.insecure}, r.o.userAgent)
+	// One transport under the puller and the writers: plain HTTP refused
+	// beyond loopback, one ping per registry.
+	shared := newPingCache(plainHTTPGuard{inner: r.o.transport, insecure: r.o.insecure})
+	r.puller, r.err = remote.NewPuller(remoteOptions(&r.o, shared)...)
+	r.rt = transport.NewUserAgent(shared, r.o.userAgent)
 	if (r.o.oldBase == "") != (r.o.newBase == "") {
 		r.err = errors.New("give both the old base and the new base, or neither")
 	}

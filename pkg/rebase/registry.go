@@ -27,15 +27,15 @@ var retryStatusCodes = []int{
 	http.StatusGatewayTimeout,
 }
 
-// remoteOptions are those of the run's single puller: one transport, one
-// keychain. go-containerregistry's own retries are off: they retry only the
+// remoteOptions are those of the run's single puller: one transport (rt,
+// shared with the writers), one keychain. go-containerregistry's own retries are off: they retry only the
 // request, not the reading of its body, and sleep without looking at the
 // context. The engine retries whole reads and uploads itself (Rebaser.retry),
 // so one policy bounds every operation.
-func remoteOptions(o *options) []remote.Option {
+func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
 	ro := []remote.Option{
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(plainHTTPGuard{inner: o.transport, insecure: o.insecure}),
+		remote.WithTransport(rt),
 		remote.WithUserAgent(o.userAgent),
 		remote.WithJobs(o.jobs),
 		remote.WithRetryPredicate(func(error) bool { return false }),

@@ -185,9 +185,12 @@ func requestCounts(t *testing.T, n int) {
 		t.Fatalf("no-op run: %s", sum)
 	}
 	t.Logf("no-op: %d requests for %d two-platform images (%.1f per image): %v", len(reqs), n, float64(len(reqs))/float64(n), w.reg.Counts())
-	// Floor: 3 manifests per image + 1 base; we add 1 ping per repository.
-	if max := n*(3+1) + 2; len(reqs) > max {
+	// Floor: 3 manifests per image + 1 base; we add 1 ping per registry.
+	if max := n*3 + 1 + 1; len(reqs) > max {
 		t.Errorf("no-op cost %d requests, want at most %d: %v", len(reqs), max, reqs)
+	}
+	if pings := w.reg.Counts()["GET ping"]; pings != 1 {
+		t.Errorf("no-op pinged %d times, want once for the one registry", pings)
 	}
 
 	w.base("base", "v2", rebasetest.BaseSpec{})
@@ -200,9 +203,12 @@ func requestCounts(t *testing.T, n int) {
 	}
 	t.Logf("rebase: %d requests for %d two-platform images (%.1f per image): %v", len(reqs), n, float64(len(reqs))/float64(n), w.reg.Counts())
 	// Floor: per platform 5 + 2 base layers, per index GET + PUT, per run
-	// the bases' manifests and configs; we add 2 pings per repository.
-	if max := n*(2*(5+2)+2+2) + 10; len(reqs) > max {
+	// the bases' manifests and configs; we add 1 ping per registry.
+	if max := n*(2*(5+2)+2) + 10; len(reqs) > max {
 		t.Errorf("rebase cost %d requests, want at most %d: %v", len(reqs), max, reqs)
+	}
+	if pings := w.reg.Counts()["GET ping"]; pings != 1 {
+		t.Errorf("rebase pinged %d times, want once for the one registry", pings)
 	}
 	sum, reqs = run()
 	t.Logf("rebase with the referrers check: %d requests (%.1f per image): %v", len(reqs), float64(len(reqs))/float64(n), w.reg.Counts())

@@ -1,0 +1,107 @@
+package rebase
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// pingCache answers a registry's ping (an unauthenticated GET /v2/) from the
+// first answer it gave in this run.
+//
+// go-containerregistry builds one authenticated transport per repository
+// (remote.Puller's fetchers, and our writers), and each one starts with a
+// ping to learn the registry's auth challenge. The challenge belongs to the
+// registry, not to the repository, so one ping per registry and scheme is
+// enough; the token exchange that follows stays per repository, as scopes
+// differ. Only 200 and 401 answers are kept: an error, a 5xx or a redirect
+// is not, so the next transport pings again.
+type pingCache struct {
+	inner http.RoundTripper
+
+	mu      sync.Mutex
+	entries map[string]*pingEntry // scheme://host -> answer
+}
+
+type pingEntry struct {
+	sem    chan struct{} // held while a ping is in flight
+	ok     bool          // an answer is kept
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxPingBody bounds the body kept of a ping answer (distribution answers
+// "{}"); a longer one is passed on and not kept.
+const maxPingBody = 64 << 10
+
+func newPingCache(inner http.RoundTripper) *pingCache {
+	return &pingCache{inner: inner, entries: map[string]*pingEntry{}}
+}
+
+func isPing(req *http.Request) bool {
+	return req.Method == http.MethodGet && req.URL.Path == "/v2/" && req.URL.RawQuery == "" &&
+		req.Header.Get("Authorization") == ""
+}
+
+func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !isPing(req) {
+		return c.inner.RoundTrip(req)
+	}
+	key := req.URL.Scheme + "://" + req.URL.Host
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil {
+		e = &pingEntry{sem: make(chan struct{}, 1)}
+		c.entries[key] = e
+	}
+	c.mu.Unlock()
+
+	// Pings to one registry wait for the one in flight, so that a burst of
+	// new transports (--jobs of them) costs one request, not --jobs.
+	select {
+	case e.sem <- struct{}{}:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	defer func() { <-e.sem }()
+	if e.ok {
+		return e.answer(req), nil
+	}
+	resp, err := c.inner.RoundTrip(req)
+	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPingBody+1))
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	if len(body) > maxPingBody {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return resp, nil
+	}
+	resp.Body.Close()
+	e.ok, e.status, e.header, e.body = true, resp.StatusCode, resp.Header.Clone(), body
+	return e.answer(req), nil
+}
+
+// answer is a fresh copy of the kept answer, as a response to req.
+func (e *pingEntry) answer(req *http.Request) *http.Response {
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", e.status, http.StatusText(e.status)),
+		StatusCode:    e.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        e.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(e.body)),
+		ContentLength: int64(len(e.body)),
+		Request:       req,
+	}
+}
