@@ -78,14 +78,7 @@ func digestPart(ref string) string {
 // Every kind of line that cannot be rebased: one line out per line in, the
 // input echoed, and exactly this reason on stderr.
 func TestBadInputMessages(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := rebasetest.NewRegistry()
-	t.Cleanup(reg.Close)
-	p, err := faultproxy.New(reg.Host, faultproxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p := proxiedRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b := &badWorld{t: t, ctx: ctx, proxy: p}

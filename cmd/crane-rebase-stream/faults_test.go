@@ -24,14 +24,7 @@ import (
 // annotation) through a fault-injecting proxy, faults off.
 func behindProxy(t *testing.T) (p *faultproxy.Proxy, app1, app2 string) {
 	t.Helper()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := rebasetest.NewRegistry()
-	t.Cleanup(reg.Close)
-	p, err := faultproxy.New(reg.Host, faultproxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
+	p = proxiedRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ref := func(s string) string { return p.Host + "/" + s }
@@ -41,7 +34,7 @@ func behindProxy(t *testing.T) (p *faultproxy.Proxy, app1, app2 string) {
 			t.Fatal(err)
 		}
 	}
-	_, err = rebasetest.PushBase(ctx, ref("base:v1"), rebasetest.BaseSpec{Version: "v1"})
+	_, err := rebasetest.PushBase(ctx, ref("base:v1"), rebasetest.BaseSpec{Version: "v1"})
 	must(err)
 	must(rebasetest.Tag(ctx, ref("base:v1"), ref("base:stable")))
 	d1, err := rebasetest.PushApp(ctx, ref("app1:v1"), rebasetest.AppSpec{Base: ref("base:stable"), Name: "one"})
@@ -270,4 +263,19 @@ func TestSignals(t *testing.T) {
 			}
 		}
 	})
+}
+
+// proxiedRegistry starts an in-memory registry behind a fault-injecting
+// proxy (faults off) with an empty docker config, both closed with t.
+func proxiedRegistry(t *testing.T) *faultproxy.Proxy {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := rebasetest.NewRegistry()
+	t.Cleanup(reg.Close)
+	p, err := faultproxy.New(reg.Host, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
