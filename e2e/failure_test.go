@@ -221,10 +221,15 @@ func TestRewriteRefusesBadStream(t *testing.T) {
 		name   string
 		filter string // between crane-rebase-stream and ko-rewrite
 		ok     bool
+		msg    string // on ko-rewrite's stderr
 	}{
-		{"truncated", "head -n1", false},
-		{"reordered", "tac", false},
-		{"whole stream", "cat", true},
+		{"truncated", "head -n1", false, "streams are not aligned"},
+		{"reordered", "tac", false, "an image in another repository"},
+		// Cut inside the last line, just before its "@": what is left is a
+		// valid reference in the right repository.
+		{"cut mid-line", `sed '$ s/@.*//' | head -c -1`, false, "the stream ends without a newline, so this line may be cut off"},
+		{"last digest lost", `sed '$ s/@.*//'`, false, "which drops its digest"},
+		{"whole stream", "cat", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -245,11 +250,14 @@ func TestRewriteRefusesBadStream(t *testing.T) {
 				" | ko-rewrite -i -f release.yaml --images -"+
 				`; echo "PIPESTATUS ${PIPESTATUS[*]}"`)
 			status := pipeStatus(t, p.stdout)
-			if len(status) != 4 {
+			if len(status) != 4+strings.Count(tc.filter, "|") {
 				t.Fatalf("PIPESTATUS %v", status)
 			}
-			if tc.ok != (status[3] == 0) {
-				t.Fatalf("ko-rewrite exit %d (pipeline %v)", status[3], status)
+			if rw := status[len(status)-1]; tc.ok != (rw == 0) {
+				t.Fatalf("ko-rewrite exit %d (pipeline %v)\n%s", rw, status, p.stderr)
+			}
+			if !strings.Contains(p.stderr, tc.msg) {
+				t.Errorf("stderr does not say %q:\n%s", tc.msg, p.stderr)
 			}
 
 			names, err := os.ReadDir(dir)

@@ -49,8 +49,10 @@ The --images stream has one of two forms:
 Blank lines and lines starting with # are ignored.
 
 Before writing, ko-rewrite refuses (exit 1, nothing written) when the counts
-differ, an OLD is not selected, a replacement is not a reference, or a
-replacement names another repository (--allow-repo-change allows that). After
+differ, an OLD is not selected, a replacement is not a reference, the last
+line has no newline (the stream may be cut off), a reference pinned by digest
+would lose its digest, or a replacement names another repository
+(--allow-repo-change allows that). After
 splicing it re-walks the result and checks that the k-th reference is now the
 k-th replacement and nothing else moved; on any mismatch it writes nothing.
 

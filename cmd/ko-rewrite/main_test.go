@@ -95,6 +95,14 @@ func TestRewriteRefusals(t *testing.T) {
 		{"unknown old", "ghcr.io/acme/nope:1 ghcr.io/acme/nope:2\n", nil, `images line 1: "ghcr.io/acme/nope:1" is not selected in the input`},
 		{"two news", "ghcr.io/acme/side@" + dB + " ghcr.io/acme/side@" + dA + "\nghcr.io/acme/side@" + dB + " ghcr.io/acme/side@" + dC + "\n", nil, "is given two replacements"},
 		{"in place and several inputs", "x:1\n", []string{"-f", rel}, "2 input files: use -i"},
+		// A stream cut mid-line, before the "@" of its last reference: the
+		// count and the repository still match.
+		{"cut mid-line", "ghcr.io/acme/app@" + dC + "\nghcr.io/acme/side@" + dB + "\ndocker.io/library/re", nil,
+			"images line 3: the stream ends without a newline, so this line may be cut off: nothing written"},
+		{"cut before the digest", "ghcr.io/acme/app\nghcr.io/acme/side@" + dB + "\ndocker.io/library/redis:7\n", nil,
+			`release.yaml:8:16: "ghcr.io/acme/app@` + dA + `" would be replaced by "ghcr.io/acme/app", which drops its digest: the images stream may be cut off or garbled (images line 1)`},
+		{"pair drops the digest", "ghcr.io/acme/side@" + dB + " ghcr.io/acme/side:latest\n", nil,
+			`"ghcr.io/acme/side@` + dB + `" would be replaced by "ghcr.io/acme/side:latest", which drops its digest`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			imgs := write(t, t.TempDir(), "images.txt", tc.images)

@@ -33,12 +33,22 @@ const MaxLine = 64 << 10
 
 // ParseImages reads a replacement stream. Every reference must be valid, the
 // forms may not be mixed, and an OLD may not be given two different NEWs.
+//
+// The last reference must end with a newline: a stream cut off in the
+// middle of a line (a producer killed mid-write, a full disk) would
+// otherwise end in a shorter reference that is still valid, such as
+// "repo@sha256:D" cut to "repo". crane-rebase-stream and ko-extract end
+// every line they write, the last one included.
 func ParseImages(r io.Reader) (*Images, error) {
 	img := &Images{Map: map[string]string{}, Line: map[string]int{}}
-	sc := bufio.NewScanner(r)
+	lr := &lastByteReader{r: r}
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 4096), MaxLine)
 	form := 0
-	for n := 1; sc.Scan(); n++ {
+	lastRef := 0 // line number of the last line holding a reference
+	n := 0
+	for sc.Scan() {
+		n++
 		line := sc.Text()
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff") // a BOM from an editor
@@ -47,6 +57,7 @@ func ParseImages(r io.Reader) (*Images, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		lastRef = n
 		f := strings.Fields(line)
 		if len(f) > 2 {
 			return nil, fmt.Errorf("images line %d: %d fields; want NEW or OLD NEW", n, len(f))
@@ -86,5 +97,30 @@ func ParseImages(r io.Reader) (*Images, error) {
 		}
 		return nil, fmt.Errorf("images: %w", err)
 	}
+	if lastRef == n && n > 0 && lr.last != '\n' {
+		return nil, fmt.Errorf("images line %d: the stream ends without a newline, so this line may be cut off: nothing written (end the last line with a newline)", n)
+	}
 	return img, nil
+}
+
+// lastByteReader remembers the last byte read through it.
+type lastByteReader struct {
+	r    io.Reader
+	last byte
+}
+
+func (l *lastByteReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// lineOf is the stream line that gave old its replacement nw.
+func (img *Images) lineOf(old, nw string) int {
+	if img.Pairs {
+		return img.Line[old]
+	}
+	return img.Line[nw]
 }

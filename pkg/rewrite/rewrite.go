@@ -13,8 +13,9 @@ import (
 
 // Plan maps every selected reference (old text) to its replacement. It checks
 // everything that can be checked before a byte is written: the count (NEW
-// form), that each OLD was selected (pairs form), and that no replacement
-// moves an image to another repository unless allowRepoChange.
+// form), that each OLD was selected (pairs form), that no pinned reference
+// loses its digest, and that no replacement moves an image to another
+// repository unless allowRepoChange.
 func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[string]string, error) {
 	var uniq dedupe.Index
 	first := map[string]*yamlwalk.Occurrence{}
@@ -37,6 +38,14 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 		}
 		for i, old := range uniq.Values() {
 			plan[old] = img.New[i]
+		}
+	}
+	// A rebase never unpins: a pinned reference whose replacement has no
+	// digest means a cut or garbled stream, whatever the other checks say.
+	for _, old := range uniq.Values() {
+		if nw, ok := plan[old]; ok && refs.IsPinned(old) && !refs.IsPinned(nw) {
+			o := first[old]
+			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, which drops its digest: the images stream may be cut off or garbled (images line %d)", o.File, o.Line, o.Column, old, nw, img.lineOf(old, nw))
 		}
 	}
 	if !allowRepoChange {
