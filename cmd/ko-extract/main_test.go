@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const dA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -177,14 +181,84 @@ func TestExtractDanglingSymlink(t *testing.T) {
 	}
 }
 
-// A single 16 MB line is read, not refused, and its reference found.
+// A single 100 MB line is read, not refused, and its reference found.
 func TestExtractLongLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	p := write(t, t.TempDir(), "long.yaml", "x: "+strings.Repeat("a", 16<<20)+"\nimage: ghcr.io/acme/long@"+dA+"\n")
+	p := write(t, t.TempDir(), "long.yaml", "x: "+strings.Repeat("a", 100<<20)+"\nimage: ghcr.io/acme/long@"+dA+"\n")
 	out, _, err := extract(t, "", "-f", p)
 	if err != nil || out != "ghcr.io/acme/long@"+dA+"\n" {
 		t.Fatalf("out %q err %v", out, err)
+	}
+}
+
+// A named pipe inside a directory is refused at once, naming it: reading it
+// would block until something writes to it.
+func TestExtractFIFOInDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", "image: ghcr.io/acme/a:1\n")
+	fifo := filepath.Join(dir, "p.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no named pipes here:", err)
+	}
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := extract(t, "", "-R", "-f", dir)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		want := fifo + ": not a regular file (a named pipe); name it with -f to read it"
+		if r.err == nil || r.err.Error() != want || r.out != "" {
+			t.Errorf("out %q, err %v\nwant no output and %q", r.out, r.err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ko-extract hangs on a named pipe in a directory")
+	}
+}
+
+// A file in a directory that cannot be read: exit 1, the OS error naming
+// the file, nothing on stdout (not part of a release). As root the binary
+// runs as nobody, so that the permission is real.
+func TestExtractUnreadableFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	top, err := os.MkdirTemp("", "ko-extract-unreadable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(top, "ko-extract")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	dir := filepath.Join(top, "deploy")
+	write(t, dir, "a.yaml", "image: ghcr.io/acme/a:1\n")
+	secret := write(t, dir, "b.yaml", "image: ghcr.io/acme/b:1\n")
+	if err := os.Chmod(secret, 0); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", dir)
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v; stderr %s", err, errb.String())
+	}
+	if want := "ko-extract: open " + secret + ": permission denied\n"; errb.String() != want || out.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q\nwant no output and %q", out.String(), errb.String(), want)
 	}
 }

@@ -195,16 +195,43 @@ func TestRewriteSymlinkOutOfTree(t *testing.T) {
 	}
 }
 
+// Bad input to ko-rewrite -i: FILE:LINE:COL, exit 1, the file untouched.
+// The walker is ko-extract's, so the messages are the same.
 func TestRewriteInvalidYAML(t *testing.T) {
-	dir := t.TempDir()
-	bad := write(t, dir, "bad.yaml", "a: b\nc: [d\ne: f\n")
-	imgs := write(t, dir, "i.txt", "")
-	out, _, err := kr(t, "-f", bad, "--images", imgs)
-	if err == nil || !strings.HasPrefix(err.Error(), bad+":") {
-		t.Fatalf("err = %v", err)
+	var bomb strings.Builder
+	bomb.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for i := 'b'; i <= 'z'; i++ {
+		p := "*" + string(i-1)
+		bomb.WriteString(string(i) + ": &" + string(i) + " [" + strings.Repeat(p+",", 8) + p + "]\n")
 	}
-	if out != "" {
-		t.Errorf("stdout %q", out)
+	bomb.WriteString("image: ghcr.io/acme/bomb:1\n")
+	for _, tc := range []struct{ name, content, images, msg, want string }{
+		{"unclosed flow", "a: b\nc: [d\ne: f\n", "", "bad.yaml:1:1: did not find expected ',' or ']'", ""},
+		{"binary", "image: ghcr.io/acme/a:1\n\x00\x01", "ghcr.io/acme/a:2\n", "bad.yaml:2:1: control characters are not allowed (byte 0x00)", ""},
+		{"not utf-8", "image: ghcr.io/acme/a:1\nc: \xff\xfe\n", "ghcr.io/acme/a:2\n", "bad.yaml:2:4: invalid UTF-8 (byte 0xff)", ""},
+		{"deep nesting", strings.Repeat("[", 20000) + strings.Repeat("]", 20000), "", "exceeded max depth", ""},
+		{"a later document broken", "image: ghcr.io/acme/a:1\n---\nkey: [\n", "ghcr.io/acme/a:2\n", "bad.yaml:3:1: did not find expected node content", ""},
+		{"alias bomb is walked once", bomb.String(), "ghcr.io/acme/bomb:2\n", "", strings.Replace(bomb.String(), "bomb:1", "bomb:2", 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bad := write(t, dir, "bad.yaml", tc.content)
+			imgs := write(t, dir, "i.txt", tc.images)
+			out, _, err := kr(t, "-i", "-f", bad, "--images", imgs)
+			got, _ := os.ReadFile(bad)
+			if tc.msg == "" {
+				if err != nil || string(got) != tc.want {
+					t.Fatalf("err %v; file now\n%.200s", err, got)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), bad+":") || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v\nwant %q", err, tc.msg)
+			}
+			if out != "" || string(got) != tc.content {
+				t.Errorf("stdout %q; file changed: %v", out, string(got) != tc.content)
+			}
+		})
 	}
 }
 

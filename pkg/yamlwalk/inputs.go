@@ -80,7 +80,8 @@ func Inputs(args []string, recursive bool) ([]Input, error) {
 			if !isYAMLName(p) {
 				return nil
 			}
-			if d.Type()&fs.ModeSymlink != 0 {
+			mode := d.Type()
+			if mode&fs.ModeSymlink != 0 {
 				// A symlink to a file counts; one to a directory is not followed.
 				fi, err := os.Stat(p)
 				if err != nil {
@@ -89,6 +90,13 @@ func Inputs(args []string, recursive bool) ([]Input, error) {
 				if fi.IsDir() {
 					return nil
 				}
+				mode = fi.Mode().Type()
+			}
+			if !mode.IsRegular() {
+				// A named pipe would block the walk until something
+				// writes to it, a device would never end: refuse them
+				// here. Named on the command line, they are read.
+				return fmt.Errorf("%s: not a regular file (%s); name it with -f to read it", p, fileKind(mode))
 			}
 			files = append(files, p)
 			return nil
@@ -104,6 +112,18 @@ func Inputs(args []string, recursive bool) ([]Input, error) {
 		}
 	}
 	return out, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
 
 func isYAMLName(p string) bool {
