@@ -221,9 +221,9 @@ REGISTRIES
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
-			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images (no base annotations, pinned base) as failures"},
+			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
 			&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
-			&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base"},
+			&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
 			&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image (default: push by digest only)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},

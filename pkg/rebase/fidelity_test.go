@@ -3,11 +3,13 @@ package rebase_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -144,8 +146,9 @@ func TestBaseWithoutHistory(t *testing.T) {
 	}
 }
 
-// --old-base/--new-base for images without annotations; the result is
-// up to date for the same flags.
+// --old-base/--new-base for images without annotations: the result names
+// the new base in its annotations (as crane rebase does), so it is up to
+// date for the same flags and for a run without them.
 func TestOverrideBases(t *testing.T) {
 	w := newWorld(t)
 	w.base("base", "v1", rebasetest.BaseSpec{})
@@ -166,17 +169,26 @@ func TestOverrideBases(t *testing.T) {
 		if got := digestsOf(m.Layers[:2]); !slices.Equal(got, digestsOf(baseM.Layers)) {
 			t.Errorf("%v: layers %v, want %v", p, got, digestsOf(baseM.Layers))
 		}
-		if len(m.Annotations) != 0 {
-			t.Errorf("%v: invented annotations %v", p, m.Annotations)
+		baseChild, _ := w.child(w.ref("base:v2"), p)
+		want := map[string]string{rebase.AnnotationBaseName: w.ref("base:v2"), rebase.AnnotationBaseDigest: digestOf(baseChild)}
+		if !maps.Equal(m.Annotations, want) {
+			t.Errorf("%v: annotations %v, want %v", p, m.Annotations, want)
 		}
 	}
-	w.reg.Reset()
-	again := newRebaser(rebase.WithOldBase(w.ref("base:v1")), rebase.WithNewBase(w.ref("base:v2"))).Rebase(w.ctx, res.Output)
-	if again.Action != rebase.UpToDate {
-		t.Errorf("second run: %s (%s)", again.Action, again.Reason)
+	if a := w.index(res.Output).Annotations; len(a) != 0 {
+		t.Errorf("index annotations %v: an index without them gets none, its children carry them", a)
 	}
-	if wr := w.reg.Writes(); len(wr) > 0 {
-		t.Errorf("second run wrote %v", wr)
+	for _, again := range []*rebase.Rebaser{
+		newRebaser(rebase.WithOldBase(w.ref("base:v1")), rebase.WithNewBase(w.ref("base:v2"))),
+		newRebaser(),
+	} {
+		w.reg.Reset()
+		if res := again.Rebase(w.ctx, res.Output); res.Action != rebase.UpToDate {
+			t.Errorf("second run: %s (%s)", res.Action, res.Reason)
+		}
+		if wr := w.reg.Writes(); len(wr) > 0 {
+			t.Errorf("second run wrote %v", wr)
+		}
 	}
 	if bad := rebase.New(rebase.WithOldBase("x")).Rebase(w.ctx, app); bad.Action != rebase.Failed {
 		t.Errorf("only --old-base: %s", bad.Action)
@@ -267,5 +279,93 @@ func TestReportsReferrers(t *testing.T) {
 	}
 	if got := w.get(w.ref("app:" + sig)).Digest.String(); got != digestOf(child) {
 		t.Errorf("the signature tag moved")
+	}
+}
+
+// --old-base/--new-base on a ko-built image, onto a base in another
+// repository: every base annotation, the index's too, names the new base,
+// so none points at a manifest that does not exist and a run without the
+// flags finds the image up to date.
+func TestOverrideAnnotatedImage(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
+	other := w.base("other", "v2", rebasetest.BaseSpec{})
+
+	res := newRebaser(rebase.WithOldBase(w.ref("base:v1")), rebase.WithNewBase(w.ref("other:v2"))).Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	for _, p := range []v1.Platform{amd64, arm64} {
+		baseChild, baseM := w.child(w.ref("other:v2"), p)
+		_, m := w.child(res.Output, p)
+		if got := digestsOf(m.Layers[:len(baseM.Layers)]); !slices.Equal(got, digestsOf(baseM.Layers)) {
+			t.Errorf("%v: layers %v, want other:v2's %v first", p, got, digestsOf(baseM.Layers))
+		}
+		if n, d := m.Annotations[rebase.AnnotationBaseName], m.Annotations[rebase.AnnotationBaseDigest]; n != w.ref("other:v2") || d != digestOf(baseChild) {
+			t.Errorf("%v: base.name %s, base.digest %s; want %s, %s", p, n, d, w.ref("other:v2"), digestOf(baseChild))
+		}
+	}
+	a := w.index(res.Output).Annotations
+	if n, d := a[rebase.AnnotationBaseName], a[rebase.AnnotationBaseDigest]; n != w.ref("other:v2") || d != other.String() {
+		t.Errorf("index base.name %s, base.digest %s; want %s, %s", n, d, w.ref("other:v2"), other)
+	}
+	w.reg.Reset()
+	if again := newRebaser().Rebase(w.ctx, res.Output); again.Action != rebase.UpToDate {
+		t.Errorf("a run without the flags: %s (%s), want up to date", again.Action, again.Reason)
+	}
+	if wr := w.reg.Writes(); len(wr) > 0 {
+		t.Errorf("the run without the flags wrote %v", wr)
+	}
+}
+
+// An image whose layers do not start with the old base, and a new base
+// with no layers at all (scratch): an error, not "up to date" (every image
+// "starts with" zero layers).
+func TestScratchNewBaseIsNotUpToDateByDefault(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.base("wrong", "w1", rebasetest.BaseSpec{})
+	w.base("scratch", "v2", rebasetest.BaseSpec{Layers: -1})
+	app := w.app("app", rebasetest.AppSpec{Base: "base:v1", NoAnnotations: true})
+	res := newRebaser(rebase.WithOldBase(w.ref("wrong:w1")), rebase.WithNewBase(w.ref("scratch:v2"))).Rebase(w.ctx, app)
+	if res.Action != rebase.Failed || !strings.Contains(res.Reason, "layers do not start with the old base") {
+		t.Errorf("%s (%s), want failed: layers do not start with the old base", res.Action, res.Reason)
+	}
+}
+
+// --strict: a platform skipped inside an index fails the line, instead of
+// leaving a half-rebased image behind with exit 0.
+func TestStrictFailsOnASkippedPlatform(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
+	// The arm64 child loses its annotations, and so does the index.
+	armRef, _ := w.child(app, arm64)
+	raw := editJSON(t, w.get(armRef).Manifest, func(m map[string]any) { delete(m, "annotations") })
+	armDigest := digestOf(w.putManifest("app", raw, types.OCIManifestSchema1))
+	idx := editJSON(t, w.get(app).Manifest, func(m map[string]any) {
+		delete(m, "annotations")
+		for _, c := range m["manifests"].([]any) {
+			c := c.(map[string]any)
+			if p := c["platform"].(map[string]any); p["architecture"] == "arm64" {
+				c["digest"], c["size"] = armDigest, len(raw)
+			}
+		}
+	})
+	app = w.putManifest("app", idx, types.OCIImageIndex)
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+
+	res := newRebaser(rebase.WithStrict(true)).Rebase(w.ctx, app)
+	if res.Action != rebase.Failed || res.Output != app || !strings.Contains(res.Reason, "linux/arm64/v8: no base annotations") {
+		t.Errorf("--strict: %s (%s) -> %s; want failed, the input echoed, the platform named", res.Action, res.Reason, res.Output)
+	}
+	// Without --strict the other platform is rebased and the skip is a warning.
+	res = newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased || !slices.ContainsFunc(res.Warnings, func(s string) bool { return strings.Contains(s, "linux/arm64/v8 kept as it was") }) {
+		t.Errorf("without --strict: %s (%s), warnings %q", res.Action, res.Reason, res.Warnings)
 	}
 }

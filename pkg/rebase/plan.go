@@ -150,7 +150,7 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 
 	k := len(oldM.manifest.Layers)
 	if !startsWith(man.Layers, oldM.manifest.Layers) {
-		if startsWith(man.Layers, newM.manifest.Layers) {
+		if len(newM.manifest.Layers) > 0 && startsWith(man.Layers, newM.manifest.Layers) {
 			// Already on the new base (rebased by something that did not
 			// update the annotations): nothing to push.
 			p.res.Action = UpToDate
@@ -183,11 +183,17 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		p.config.mt = types.OCIConfigJSON
 	}
 
-	var newAnnotation string
-	if bi != nil && bi.where == "manifest" && man.Annotations[AnnotationBaseDigest] != "" {
-		newAnnotation = newM.digest.String()
+	// The base annotations stay true. With --old-base/--new-base they name
+	// the new base as given (crane rebase does the same), so the next run
+	// needs no flags and a base in another repository is not misnamed.
+	var anns []annotation
+	switch {
+	case override:
+		anns = []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
+	case bi != nil && bi.where == "manifest" && man.Annotations[AnnotationBaseDigest] != "":
+		anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
 	}
-	mb, err := rebaseManifest(raw, man, k, newM, cd, int64(len(newConfig)), newAnnotation)
+	mb, err := rebaseManifest(raw, man, k, newM, cd, int64(len(newConfig)), anns)
 	if err != nil {
 		return err
 	}
@@ -436,7 +442,7 @@ var (
 // points at the new config and updates base.digest (when newAnnotation is
 // set), keeping every other field. Layer media types follow the manifest's
 // family: Docker stays Docker, OCI stays OCI.
-func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDigest v1.Hash, cfgSize int64, newAnnotation string) ([]byte, error) {
+func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDigest v1.Hash, cfgSize int64, anns []annotation) ([]byte, error) {
 	m, err := parseObject(raw)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -493,19 +499,34 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	}
 	m.setRaw("config", cb)
 
-	if newAnnotation != "" {
-		a, err := m.child("annotations")
-		if err != nil {
-			return nil, fmt.Errorf("manifest: %w", err)
-		}
-		a.setRaw(AnnotationBaseDigest, jsonString(newAnnotation))
-		ab, err := a.bytes()
-		if err != nil {
-			return nil, err
-		}
-		m.setRaw("annotations", ab)
+	if err := setAnnotations(m, anns); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return m.bytes()
+}
+
+// annotation is one annotation to set, in the order given.
+type annotation struct{ key, value string }
+
+// setAnnotations sets anns in o's annotations, keeping the others and their
+// order; new keys go last.
+func setAnnotations(o *object, anns []annotation) error {
+	if len(anns) == 0 {
+		return nil
+	}
+	a, err := o.child("annotations")
+	if err != nil {
+		return err
+	}
+	for _, an := range anns {
+		a.setRaw(an.key, jsonString(an.value))
+	}
+	ab, err := a.bytes()
+	if err != nil {
+		return err
+	}
+	o.setRaw("annotations", ab)
+	return nil
 }
 
 // planIndex rebases every platform child of an index and rebuilds it.
@@ -557,7 +578,7 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 			children[i].plan, children[i].err = p, err
 			mu.Unlock()
 			var s *skip
-			if errors.As(err, &s) {
+			if errors.As(err, &s) && !r.o.strict {
 				return nil // one platform without annotations does not stop the others
 			}
 			if err != nil {
@@ -653,26 +674,27 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 	}
 	idx.setRaw("manifests", kb)
 
-	// The index-level base.digest becomes the base index's digest now.
-	if inherited != nil && inherited.digest != "" && inherited.name != "" && r.o.oldBase == "" {
-		if base, err := name.ParseReference(inherited.name, r.nameOpts...); err == nil {
-			if _, pinned := base.(name.Digest); !pinned {
+	// The index-level base.digest becomes the base index's digest now
+	// (with --new-base, base.name names it too). An index without base
+	// annotations gets none: its children carry them.
+	if inherited != nil && (inherited.digest != "" || inherited.name != "") {
+		baseName, anns := inherited.name, []annotation(nil)
+		if r.o.newBase != "" {
+			baseName = r.o.newBase
+			anns = append(anns, annotation{AnnotationBaseName, baseName})
+		}
+		if base, err := name.ParseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
+			if _, pinned := base.(name.Digest); !pinned || r.o.newBase != "" {
 				nb, err := r.manifest(ctx, base)
 				if err != nil {
 					return nil, describe("new base "+base.String(), err)
 				}
 				res.NewBase = nb.digest.String()
-				a, err := idx.child("annotations")
-				if err != nil {
-					return nil, fmt.Errorf("index: %w", err)
-				}
-				a.setRaw(AnnotationBaseDigest, jsonString(nb.digest.String()))
-				ab, err := a.bytes()
-				if err != nil {
-					return nil, err
-				}
-				idx.setRaw("annotations", ab)
+				anns = append(anns, annotation{AnnotationBaseDigest, nb.digest.String()})
 			}
+		}
+		if err := setAnnotations(idx, anns); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
 		}
 	}
 	ib, err := idx.bytes()

@@ -200,7 +200,7 @@ type BaseSpec struct {
 	Version string
 	// Platforms defaults to Platforms.
 	Platforms []v1.Platform
-	// Layers per platform, default 2.
+	// Layers per platform, default 2; -1 for none (a scratch base).
 	Layers int
 	// Docker uses Docker media types instead of OCI.
 	Docker bool
