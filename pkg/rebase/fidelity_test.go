@@ -3,11 +3,13 @@ package rebase_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
@@ -367,5 +369,60 @@ func TestStrictFailsOnASkippedPlatform(t *testing.T) {
 	res = newRebaser().Rebase(w.ctx, app)
 	if res.Action != rebase.Rebased || !slices.ContainsFunc(res.Warnings, func(s string) bool { return strings.Contains(s, "linux/arm64/v8 kept as it was") }) {
 		t.Errorf("without --strict: %s (%s), warnings %q", res.Action, res.Reason, res.Warnings)
+	}
+}
+
+// A registry that serves the OCI referrers API: each rebased image's
+// referrers (an OCI 1.1 artifact whose subject is the old digest) are
+// listed from it, for every image, not only the first one on the registry.
+func TestReportsReferrersFromTheAPI(t *testing.T) {
+	reg := rebasetest.NewRegistry(registry.WithReferrersSupport(true))
+	t.Cleanup(reg.Close)
+	w := newWorld(t)
+	w.reg = reg
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	var apps []string
+	for _, n := range []string{"app1", "app2", "app3"} {
+		apps = append(apps, w.app(n, rebasetest.AppSpec{Base: "base:stable", Name: n}))
+	}
+	// Signatures as OCI 1.1 referrers of app1 and app3.
+	sigs := map[string]string{}
+	for _, i := range []int{0, 2} {
+		repo := strings.TrimPrefix(strings.Split(apps[i], "@")[0], reg.Host+"/")
+		subject := w.get(apps[i])
+		empty := w.putBlob(repo, []byte("{}"))
+		raw, err := json.Marshal(map[string]any{
+			"schemaVersion": 2,
+			"mediaType":     types.OCIManifestSchema1,
+			"artifactType":  "application/vnd.dev.cosign.artifact.sig.v1+json",
+			"config":        map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.String(), "size": 2},
+			"layers":        []any{},
+			"subject":       map[string]any{"mediaType": subject.MediaType, "digest": subject.Digest.String(), "size": subject.Size},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs[apps[i]] = digestOf(w.putManifest(repo, raw, types.OCIManifestSchema1))
+	}
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+
+	reg.Reset()
+	sum, err := newRebaser(rebase.WithJobs(3)).Stream(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
+	if err != nil || sum.Rebased != len(apps) {
+		t.Fatalf("%s %v", sum, err)
+	}
+	for _, res := range sum.Results {
+		sig, signed := sigs[res.Input]
+		switch {
+		case signed && (len(res.Referrers) != 1 || !strings.Contains(res.Referrers[0], "@"+sig+" (")):
+			t.Errorf("%s: referrers %q, want its signature %s", res.Input, res.Referrers, sig)
+		case !signed && len(res.Referrers) != 0:
+			t.Errorf("%s: referrers %q, want none", res.Input, res.Referrers)
+		}
+	}
+	if n := reg.Counts()["GET referrers"]; n != len(apps) {
+		t.Errorf("%d referrers API requests, want one an image", n)
 	}
 }

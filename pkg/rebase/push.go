@@ -344,22 +344,26 @@ func retryable(err error) bool {
 }
 
 // referrers asks the OCI referrers API; a registry without it gives none.
-func (w *writer) referrers(ctx context.Context, d v1.Hash) (*v1.IndexManifest, error) {
+func (w *writer) referrers(ctx context.Context, d v1.Hash) (im *v1.IndexManifest, noAPI bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url("/referrers/"+d.String()).String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	req.Header.Set("Accept", string(types.OCIImageIndex))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusNotAcceptable, http.StatusMethodNotAllowed); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	// The distribution spec: a registry that serves the referrers API never
+	// answers it with 404. 404 and 405 mean the registry has no such API.
+	noAPI = resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), string(types.OCIImageIndex)) {
-		return &v1.IndexManifest{}, nil
+		return &v1.IndexManifest{}, noAPI, nil
 	}
-	return v1.ParseIndexManifest(io.LimitReader(resp.Body, 4<<20))
+	im, err = v1.ParseIndexManifest(io.LimitReader(resp.Body, 4<<20))
+	return im, false, err
 }

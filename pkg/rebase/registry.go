@@ -304,6 +304,8 @@ func (l *baseLayer) Uncompressed() (io.ReadCloser, error) {
 // (sha256-<hex>.sig/.att/.sbom and the referrers fallback tag sha256-<hex>)
 // from one tag listing per repository, and the OCI referrers API, asked with
 // w's client when there is one (one request; the tags cover the fallback).
+// A registry that answers the API with 404 has none (the spec forbids a 404
+// from one that has it): it is not asked again in this run.
 func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]string, error) {
 	var out []string
 	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
@@ -330,10 +332,30 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 	}
 	var im *v1.IndexManifest
 	if w != nil {
-		err = r.retry(ctx, func() (err error) {
-			im, err = w.referrers(ctx, d)
-			return err
+		ask := func(ctx context.Context) (im *v1.IndexManifest, noAPI bool, err error) {
+			err = r.retry(ctx, func() (err error) {
+				im, noAPI, err = w.referrers(ctx, d)
+				return err
+			})
+			return im, noAPI, err
+		}
+		// The first image on a registry finds out whether it has the
+		// API; the others wait for that answer instead of all asking.
+		asked := false
+		var has bool
+		has, err = r.referrersAPI.get(ctx, repo.RegistryStr(), func(ctx context.Context) (bool, error) {
+			var noAPI bool
+			asked = true
+			im, noAPI, err = ask(ctx)
+			return !noAPI, err
 		})
+		switch {
+		case err != nil || asked:
+		case !has:
+			return out, nil // the tags above are the fallback scheme
+		default:
+			im, _, err = ask(ctx)
+		}
 	} else {
 		var idx v1.ImageIndex
 		if idx, err = remote.Referrers(repo.Digest(d.String()), remote.Reuse(r.puller), remote.WithContext(ctx)); err == nil {

@@ -212,6 +212,11 @@ func requestCounts(t *testing.T, n int) {
 	}
 	sum, reqs = run()
 	t.Logf("rebase with the referrers check: %d requests (%.1f per image): %v", len(reqs), float64(len(reqs))/float64(n), w.reg.Counts())
+	// One tag listing per repository; the referrers API is asked once: this
+	// registry answers it with 404, so it has none.
+	if c := w.reg.Counts(); c["GET tags"] != n || c["GET referrers"] != 1 {
+		t.Errorf("referrers check: %d tag listings, %d referrers API requests; want %d and 1", c["GET tags"], c["GET referrers"], n)
+	}
 	var outs []string
 	for _, r := range sum.Results {
 		outs = append(outs, r.Output)
