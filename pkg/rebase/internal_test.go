@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 func TestObjectKeepsOrderAndBytes(t *testing.T) {
@@ -188,4 +191,31 @@ func answer(code int, body string, h http.Header) *http.Response {
 		h = http.Header{}
 	}
 	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+}
+
+func TestChildForWithoutVariant(t *testing.T) {
+	child := func(os, arch, variant, digest string) v1.Descriptor {
+		return v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: v1.Hash{Algorithm: "sha256", Hex: digest},
+			Platform: &v1.Platform{OS: os, Architecture: arch, Variant: variant}}
+	}
+	amd64, armv7, armv6 := child("linux", "amd64", "", "a"), child("linux", "arm", "v7", "b"), child("linux", "arm", "v6", "c")
+	arm64 := child("linux", "arm64", "v8", "d")
+	for _, c := range []struct {
+		name string
+		idx  []v1.Descriptor
+		p    v1.Platform
+		want string // digest hex, "" for none
+	}{
+		{"exact variant", []v1.Descriptor{amd64, armv6, armv7}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, "b"},
+		{"no variant, one arm child", []v1.Descriptor{amd64, armv7}, v1.Platform{OS: "linux", Architecture: "arm"}, "b"},
+		{"no variant, two arm children: ambiguous", []v1.Descriptor{amd64, armv6, armv7}, v1.Platform{OS: "linux", Architecture: "arm"}, ""},
+		{"a variant the base lacks", []v1.Descriptor{amd64, armv7}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, ""},
+		{"arm64 without variant is v8", []v1.Descriptor{amd64, arm64}, v1.Platform{OS: "linux", Architecture: "arm64"}, "d"},
+		{"never another architecture", []v1.Descriptor{amd64}, v1.Platform{OS: "linux", Architecture: "arm"}, ""},
+	} {
+		d, ok := childFor(&v1.IndexManifest{Manifests: c.idx}, &c.p)
+		if got := d.Digest.Hex; ok != (c.want != "") || got != c.want {
+			t.Errorf("%s: got %q (%v), want %q", c.name, got, ok, c.want)
+		}
+	}
 }

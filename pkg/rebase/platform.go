@@ -77,8 +77,29 @@ func osBuild(v string) string {
 }
 
 // childFor picks the index child for platform p, preferring an exact
-// os.version match. It never falls back to a default platform.
+// os.version match. It never falls back to a default platform. A p without
+// a variant (builders often leave it out of the config: linux/arm for an
+// arm/v7 image) takes the one child of its os and architecture when there
+// is exactly one; with several (arm/v6 and arm/v7) it is ambiguous and none
+// is taken.
 func childFor(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, bool) {
+	if d, ok := exactChild(idx, p); ok || p == nil || p.Variant != "" {
+		return d, ok
+	}
+	var found []v1.Descriptor
+	for _, d := range idx.Manifests {
+		if isPlatformImage(d) && looselySamePlatform(p, d.Platform) &&
+			(p.OSVersion == "" || d.Platform.OSVersion == "" || osBuild(p.OSVersion) == osBuild(d.Platform.OSVersion)) {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		return v1.Descriptor{}, false
+	}
+	return found[0], true
+}
+
+func exactChild(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, bool) {
 	var found *v1.Descriptor
 	for i := range idx.Manifests {
 		d := idx.Manifests[i]
