@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -389,21 +390,7 @@ func TestReportsReferrersFromTheAPI(t *testing.T) {
 	// Signatures as OCI 1.1 referrers of app1 and app3.
 	sigs := map[string]string{}
 	for _, i := range []int{0, 2} {
-		repo := strings.TrimPrefix(strings.Split(apps[i], "@")[0], reg.Host+"/")
-		subject := w.get(apps[i])
-		empty := w.putBlob(repo, []byte("{}"))
-		raw, err := json.Marshal(map[string]any{
-			"schemaVersion": 2,
-			"mediaType":     types.OCIManifestSchema1,
-			"artifactType":  "application/vnd.dev.cosign.artifact.sig.v1+json",
-			"config":        map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.String(), "size": 2},
-			"layers":        []any{},
-			"subject":       map[string]any{"mediaType": subject.MediaType, "digest": subject.Digest.String(), "size": subject.Size},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sigs[apps[i]] = digestOf(w.putManifest(repo, raw, types.OCIManifestSchema1))
+		sigs[apps[i]] = w.sign(strings.TrimPrefix(strings.Split(apps[i], "@")[0], reg.Host+"/"), apps[i])
 	}
 	w.base("base", "v2", rebasetest.BaseSpec{})
 	w.tag("base:v2", "base:stable")
@@ -425,4 +412,101 @@ func TestReportsReferrersFromTheAPI(t *testing.T) {
 	if n := reg.Counts()["GET referrers"]; n != len(apps) {
 		t.Errorf("%d referrers API requests, want one an image", n)
 	}
+}
+
+// An arm image whose config names no variant, built on an arm/v7 base: it
+// moves to the new base's arm/v7 child, even when the new base also has
+// arm/v6, and fails when the new base has only arm/v6 (never a rebase
+// across variants).
+func TestVariantlessImageKeepsItsBaseVariant(t *testing.T) {
+	armv7 := v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+	armv6 := v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{Platforms: []v1.Platform{armv7}})
+	w.tag("base:v1", "base:stable")
+	built := w.app("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{armv7}})
+	m := w.manifest(built)
+	cfg := editJSON(t, w.rawConfig(built, m), func(c map[string]any) { delete(c, "variant") })
+	cd := w.putBlob("app", cfg)
+	app := w.putManifest("app", editJSON(t, w.get(built).Manifest, func(mm map[string]any) {
+		c := mm["config"].(map[string]any)
+		c["digest"], c["size"] = cd.String(), len(cfg)
+	}), m.MediaType)
+
+	w.base("base", "v2", rebasetest.BaseSpec{Platforms: []v1.Platform{armv6, armv7}})
+	w.tag("base:v2", "base:stable")
+	res := newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Rebased {
+		t.Fatalf("%s (%s)", res.Action, res.Reason)
+	}
+	v7, _ := w.child(w.ref("base:v2"), armv7)
+	if got := w.manifest(res.Output).Annotations[rebase.AnnotationBaseDigest]; got != digestOf(v7) {
+		t.Errorf("base.digest %s, want base:v2's arm/v7 child %s", got, digestOf(v7))
+	}
+	if again := newRebaser().Rebase(w.ctx, res.Output); again.Action != rebase.UpToDate {
+		t.Errorf("second run: %s (%s)", again.Action, again.Reason)
+	}
+
+	w.base("base", "v3", rebasetest.BaseSpec{Platforms: []v1.Platform{armv6}})
+	w.tag("base:v3", "base:stable")
+	res = newRebaser().Rebase(w.ctx, app)
+	if res.Action != rebase.Failed || !strings.Contains(res.Reason, "platform linux/arm/v7 missing from new base") {
+		t.Errorf("onto an arm/v6-only base: %s (%s), want failed: platform linux/arm/v7 missing", res.Action, res.Reason)
+	}
+}
+
+// A referrers request that fails for one repository (403) says nothing
+// about the registry: the next image on it is still asked, and its
+// signature reported.
+func TestReferrersErrorStaysWithItsImage(t *testing.T) {
+	reg := rebasetest.NewRegistry(registry.WithReferrersSupport(true))
+	t.Cleanup(reg.Close)
+	w := newWorld(t)
+	w.reg = reg
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app1 := w.app("app1", rebasetest.AppSpec{Base: "base:stable", Name: "one"})
+	app2 := w.app("app2", rebasetest.AppSpec{Base: "base:stable", Name: "two"})
+	sig := w.sign("app2", app2)
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+
+	deny := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if strings.Contains(req.URL.Path, "/app1/referrers/") {
+			return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(`{"errors":[{"code":"DENIED","message":"no"}]}`)), Request: req}, nil
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})
+	sum, err := newRebaser(rebase.WithJobs(1), rebase.WithTransport(deny)).Stream(w.ctx, strings.NewReader(app1+"\n"+app2+"\n"), io.Discard, nil)
+	if err != nil || sum.Rebased != 2 {
+		t.Fatalf("%s %v", sum, err)
+	}
+	if r := sum.Results[1].Referrers; len(r) != 1 || !strings.Contains(r[0], "@"+sig+" (") {
+		t.Errorf("app2 referrers %q, want its signature %s", r, sig)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// sign pushes an OCI 1.1 signature artifact whose subject is ref, into
+// repo, and returns its digest.
+func (w *world) sign(repo, ref string) string {
+	w.t.Helper()
+	subject := w.get(ref)
+	empty := w.putBlob(repo, []byte("{}"))
+	raw, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     types.OCIManifestSchema1,
+		"artifactType":  "application/vnd.dev.cosign.artifact.sig.v1+json",
+		"config":        map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.String(), "size": 2},
+		"layers":        []any{},
+		"subject":       map[string]any{"mediaType": subject.MediaType, "digest": subject.Digest.String(), "size": subject.Size},
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return digestOf(w.putManifest(repo, raw, types.OCIManifestSchema1))
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -216,6 +217,81 @@ func TestChildForWithoutVariant(t *testing.T) {
 		d, ok := childFor(&v1.IndexManifest{Manifests: c.idx}, &c.p)
 		if got := d.Digest.Hex; ok != (c.want != "") || got != c.want {
 			t.Errorf("%s: got %q (%v), want %q", c.name, got, ok, c.want)
+		}
+	}
+}
+
+// A ping stuck in flight holds the others up for c.wait at most: then they
+// go to the registry themselves.
+func TestPingCacheStuckPing(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	calls := 0
+	c := newPingCache(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-release // a connection that hangs
+		}
+		resp := answer(http.StatusOK, "{}", nil)
+		resp.Request = r
+		return resp, nil
+	}))
+	c.wait = 50 * time.Millisecond
+	ping := func() error {
+		req, _ := http.NewRequest(http.MethodGet, "https://slow.example/v2/", nil)
+		resp, err := c.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	stuck := make(chan error, 1)
+	go func() { stuck <- ping() }()
+	for {
+		mu.Lock()
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ping() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("second ping: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second ping waits for the stuck one")
+	}
+	close(release)
+	if err := <-stuck; err != nil {
+		t.Error(err)
+	}
+	if calls != 2 {
+		t.Errorf("%d pings sent, want 2", calls)
+	}
+}
+
+func TestReferrersScope(t *testing.T) {
+	for in, want := range map[string]string{
+		"ghcr.io/acme/app":                 "ghcr.io/acme/",
+		"ghcr.io/acme/team/app":            "ghcr.io/acme/",
+		"ghcr.io/other/app":                "ghcr.io/other/",
+		"localhost:5000/app":               "localhost:5000",
+		"art.example.com/docker-local/app": "art.example.com/docker-local/",
+	} {
+		r, err := name.NewRepository(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := referrersScope(r); got != want {
+			t.Errorf("referrersScope(%s) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // pingCache answers a registry's ping (an unauthenticated GET /v2/) from the
@@ -20,6 +21,10 @@ import (
 // is not, so the next transport pings again.
 type pingCache struct {
 	inner http.RoundTripper
+	// wait bounds how long a ping waits for the one in flight before it
+	// goes to the registry itself: one stuck connection must not hold up
+	// every image on the registry until its timeout.
+	wait time.Duration
 
 	mu      sync.Mutex
 	entries map[string]*pingEntry // scheme://host -> answer
@@ -38,7 +43,7 @@ type pingEntry struct {
 const maxPingBody = 64 << 10
 
 func newPingCache(inner http.RoundTripper) *pingCache {
-	return &pingCache{inner: inner, entries: map[string]*pingEntry{}}
+	return &pingCache{inner: inner, wait: 5 * time.Second, entries: map[string]*pingEntry{}}
 }
 
 func isPing(req *http.Request) bool {
@@ -60,9 +65,14 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Unlock()
 
 	// Pings to one registry wait for the one in flight, so that a burst of
-	// new transports (--jobs of them) costs one request, not --jobs.
+	// new transports (--jobs of them) costs one request, not --jobs; but not
+	// for longer than c.wait.
+	t := time.NewTimer(c.wait)
+	defer t.Stop()
 	select {
 	case e.sem <- struct{}{}:
+	case <-t.C:
+		return c.inner.RoundTrip(req)
 	case <-req.Context().Done():
 		return nil, req.Context().Err()
 	}

@@ -134,11 +134,18 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		p.res.Platform = platformString(platform)
 	}
 
-	oldM, err := r.forPlatform(ctx, oldRef, platform, "old base")
+	oldM, oldP, err := r.forPlatform(ctx, oldRef, platform, "old base")
 	if err != nil {
 		return err
 	}
-	newM, err := r.forPlatform(ctx, newBase.ref, platform, "new base")
+	if platform.Variant == "" && oldP != nil && oldP.Variant != "" {
+		// The image names no variant but the base it was built on does
+		// (arm/v7): the new base's child must be that variant too.
+		withVariant := *platform
+		withVariant.Variant = oldP.Variant
+		platform = &withVariant
+	}
+	newM, _, err := r.forPlatform(ctx, newBase.ref, platform, "new base")
 	if err != nil {
 		return err
 	}
@@ -247,7 +254,10 @@ func stillCurrent(newBase *fetched, recorded string, platform *v1.Platform) (boo
 		if d.Digest.String() != recorded || !isPlatformImage(d) {
 			continue
 		}
-		if platform == nil || samePlatform(platform, d.Platform) {
+		// The recorded digest is the base the image was built on: the
+		// platform need only agree loosely (an image config often has no
+		// variant where the base index says arm/v7).
+		if platform == nil || looselySamePlatform(platform, d.Platform) {
 			return true, recorded
 		}
 	}
@@ -255,48 +265,49 @@ func stillCurrent(newBase *fetched, recorded string, platform *v1.Platform) (boo
 }
 
 // forPlatform fetches the platform manifest of a base: ref itself, or its
-// child for platform when ref is an index.
-func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform *v1.Platform, what string) (*fetched, error) {
+// child for platform when ref is an index. It also returns the platform the
+// base says that manifest is for (from the index, or the config).
+func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform *v1.Platform, what string) (*fetched, *v1.Platform, error) {
 	f, err := r.manifest(ctx, ref)
 	if err != nil {
-		return nil, describe(what+" "+ref.String(), err)
+		return nil, nil, describe(what+" "+ref.String(), err)
 	}
 	if f.index == nil {
 		// A single-platform base must be for this platform: never stitch an
 		// arm64 image onto an amd64 base.
 		cfg, err := r.config(ctx, ref.Context(), f.manifest.Config.Digest)
 		if err != nil {
-			return nil, describe(what+" "+ref.String()+" config", err)
+			return nil, nil, describe(what+" "+ref.String()+" config", err)
 		}
 		co, err := parseObject(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s config: %w", what, ref, err)
+			return nil, nil, fmt.Errorf("%s %s config: %w", what, ref, err)
 		}
 		bp, err := configPlatform(co)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s config: %w", what, ref, err)
+			return nil, nil, fmt.Errorf("%s %s config: %w", what, ref, err)
 		}
 		if !looselySamePlatform(platform, bp) {
-			return nil, fmt.Errorf("platform %s missing from %s %s (a single %s image)", platformString(platform), what, ref, platformString(bp))
+			return nil, nil, fmt.Errorf("platform %s missing from %s %s (a single %s image)", platformString(platform), what, ref, platformString(bp))
 		}
-		return f, nil
+		return f, bp, nil
 	}
 	d, ok := childFor(f.index, platform)
 	if !ok {
-		return nil, fmt.Errorf("platform %s missing from %s %s", platformString(platform), what, ref)
+		return nil, nil, fmt.Errorf("platform %s missing from %s %s", platformString(platform), what, ref)
 	}
 	c, err := r.manifest(ctx, ref.Context().Digest(d.Digest.String()))
 	if isNotFound(err) {
-		return nil, &described{fmt.Sprintf("%s %s lists a %s manifest %s that is not in the registry (%s)",
+		return nil, nil, &described{fmt.Sprintf("%s %s lists a %s manifest %s that is not in the registry (%s)",
 			what, ref, platformString(platform), d.Digest, registryText(err)), err}
 	}
 	if err != nil {
-		return nil, describe(fmt.Sprintf("%s %s (%s)", what, ref, platformString(platform)), err)
+		return nil, nil, describe(fmt.Sprintf("%s %s (%s)", what, ref, platformString(platform)), err)
 	}
 	if c.manifest == nil {
-		return nil, fmt.Errorf("%s %s: the %s child is not an image", what, ref, platformString(platform))
+		return nil, nil, fmt.Errorf("%s %s: the %s child is not an image", what, ref, platformString(platform))
 	}
-	return c, nil
+	return c, d.Platform, nil
 }
 
 // startsWith compares layers by digest: layers are decided by the layer

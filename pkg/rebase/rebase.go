@@ -49,7 +49,8 @@ type Rebaser struct {
 	configs   memo[[]byte]   // repo@digest -> base config
 	tags      memo[[]string] // repo -> tags, for the referrers check
 	writers   memo[*writer]  // repo (and mount source) -> authenticated writer
-	// registry -> whether it serves the referrers API (no: it answered 404)
+	// registry/first-path-component -> whether it serves the referrers API
+	// (no: it answered 404)
 	referrersAPI memo[bool]
 }
 

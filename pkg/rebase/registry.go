@@ -305,7 +305,8 @@ func (l *baseLayer) Uncompressed() (io.ReadCloser, error) {
 // from one tag listing per repository, and the OCI referrers API, asked with
 // w's client when there is one (one request; the tags cover the fallback).
 // A registry that answers the API with 404 has none (the spec forbids a 404
-// from one that has it): it is not asked again in this run.
+// from one that has it): it is not asked again in this run, for repositories
+// under the same first path component (referrersScope).
 func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]string, error) {
 	var out []string
 	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
@@ -341,16 +342,28 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		}
 		// The first image on a registry finds out whether it has the
 		// API; the others wait for that answer instead of all asking.
+		// Only that verdict is shared: an error about this image's own
+		// request (a 403 on its repository) is this image's alone, and a
+		// transient one leaves the question open for the next image.
 		asked := false
-		var has bool
-		has, err = r.referrersAPI.get(ctx, repo.RegistryStr(), func(ctx context.Context) (bool, error) {
+		var ownErr error
+		has, merr := r.referrersAPI.get(ctx, referrersScope(repo), func(ctx context.Context) (bool, error) {
 			var noAPI bool
 			asked = true
-			im, noAPI, err = ask(ctx)
-			return !noAPI, err
+			im, noAPI, ownErr = ask(ctx)
+			if ownErr != nil {
+				if ctx.Err() != nil || retryable(ownErr) {
+					return false, ownErr // not remembered
+				}
+				return true, nil // unknown: later images ask for themselves
+			}
+			return !noAPI, nil
 		})
 		switch {
-		case err != nil || asked:
+		case asked:
+			err = ownErr
+		case merr != nil:
+			err = merr
 		case !has:
 			return out, nil // the tags above are the fallback scheme
 		default:
@@ -376,6 +389,19 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// referrersScope is what one answer about the referrers API is taken to
+// hold for: the registry and the first component of a nested repository
+// path, which is the repository key on Artifactory and the project on
+// Harbor, hosts that serve repositories of different kinds side by side;
+// all repositories of one component share the registry's answer.
+func referrersScope(repo name.Repository) string {
+	first, _, nested := strings.Cut(repo.RepositoryStr(), "/")
+	if !nested {
+		return repo.RegistryStr()
+	}
+	return repo.RegistryStr() + "/" + first + "/"
 }
 
 // jsonString is a small helper for building raw JSON strings.
