@@ -377,10 +377,8 @@ func TestStrictFailsOnASkippedPlatform(t *testing.T) {
 // referrers (an OCI 1.1 artifact whose subject is the old digest) are
 // listed from it, for every image, not only the first one on the registry.
 func TestReportsReferrersFromTheAPI(t *testing.T) {
-	reg := rebasetest.NewRegistry(registry.WithReferrersSupport(true))
-	t.Cleanup(reg.Close)
-	w := newWorld(t)
-	w.reg = reg
+	w := newWorld(t, registry.WithReferrersSupport(true))
+	reg := w.reg
 	w.base("base", "v1", rebasetest.BaseSpec{})
 	w.tag("base:v1", "base:stable")
 	var apps []string
@@ -459,10 +457,7 @@ func TestVariantlessImageKeepsItsBaseVariant(t *testing.T) {
 // about the registry: the next image on it is still asked, and its
 // signature reported.
 func TestReferrersErrorStaysWithItsImage(t *testing.T) {
-	reg := rebasetest.NewRegistry(registry.WithReferrersSupport(true))
-	t.Cleanup(reg.Close)
-	w := newWorld(t)
-	w.reg = reg
+	w := newWorld(t, registry.WithReferrersSupport(true))
 	w.base("base", "v1", rebasetest.BaseSpec{})
 	w.tag("base:v1", "base:stable")
 	app1 := w.app("app1", rebasetest.AppSpec{Base: "base:stable", Name: "one"})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -30,9 +31,9 @@ type world struct {
 	reg *rebasetest.Registry
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...registry.Option) *world {
 	t.Helper()
-	reg := rebasetest.NewRegistry()
+	reg := rebasetest.NewRegistry(opts...)
 	t.Cleanup(reg.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
