@@ -185,10 +185,7 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	if err != nil {
 		return err
 	}
-	p.config = configBlob{b: newConfig, mt: man.Config.MediaType, d: cd}
-	if p.config.mt == "" {
-		p.config.mt = types.OCIConfigJSON
-	}
+	p.config = configBlob{b: newConfig, d: cd}
 
 	// The base annotations stay true. With --old-base/--new-base they name
 	// the new base as given (crane rebase does the same), so the next run
@@ -212,7 +209,7 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	if mt == "" {
 		mt = types.OCIManifestSchema1
 	}
-	p.manifest = rawManifest{b: mb, mt: mt, d: md}
+	p.manifest = rawManifest{b: mb, mt: mt}
 	p.newDigest = md
 	p.res.NewDigest = md.String()
 	p.res.Action = Rebased
@@ -221,11 +218,7 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	for _, l := range man.Layers {
 		have[l.Digest] = true
 	}
-	diffIDs, err := diffIDsOf(newCfg)
-	if err != nil {
-		return err
-	}
-	for i, l := range newM.manifest.Layers {
+	for _, l := range newM.manifest.Layers {
 		if have[l.Digest] || len(l.URLs) > 0 || !l.MediaType.IsDistributable() {
 			continue // already in the repository, or foreign: never copied
 		}
@@ -234,7 +227,6 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 			puller: r.puller,
 			ref:    newM.ref.Context().Digest(l.Digest.String()),
 			desc:   l,
-			diffID: diffIDs[i],
 		})
 	}
 	return nil
@@ -322,18 +314,6 @@ func startsWith(layers, prefix []v1.Descriptor) bool {
 		}
 	}
 	return true
-}
-
-func diffIDsOf(cfg []byte) ([]v1.Hash, error) {
-	var c struct {
-		RootFS struct {
-			DiffIDs []v1.Hash `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	if err := json.Unmarshal(cfg, &c); err != nil {
-		return nil, fmt.Errorf("base config: %w", err)
-	}
-	return c.RootFS.DiffIDs, nil
 }
 
 // rebaseConfig swaps the old base's diff_ids and history for the new base's
@@ -717,7 +697,7 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 		return nil, err
 	}
 	out.digest = d
-	out.top = rawManifest{b: ib, mt: top.mediaType, d: d}
+	out.top = rawManifest{b: ib, mt: top.mediaType}
 	return out, nil
 }
 

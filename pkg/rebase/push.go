@@ -124,7 +124,7 @@ func (w *writer) layer(ctx context.Context, l *baseLayer) error {
 				if err != nil || mounted {
 					return err
 				}
-				return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.Compressed)
+				return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.open)
 			}
 			if ok, err := w.exists(ctx, l.desc.Digest); err != nil || ok {
 				return err
@@ -133,7 +133,7 @@ func (w *writer) layer(ctx context.Context, l *baseLayer) error {
 			if err != nil {
 				return err
 			}
-			return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.Compressed)
+			return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.open)
 		})
 	})
 	return err
@@ -147,7 +147,7 @@ func (w *writer) config(ctx context.Context, c configBlob) error {
 			if err != nil {
 				return err
 			}
-			return w.finishUpload(ctx, loc, c.d, int64(len(c.b)), c.Compressed)
+			return w.finishUpload(ctx, loc, c.d, int64(len(c.b)), c.open)
 		})
 	})
 	return err

@@ -1,6 +1,7 @@
 package rebase
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,9 +101,9 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: d.Manifest}
 	switch {
 	case d.MediaType.IsIndex():
-		f.index, err = v1.ParseIndexManifest(strings.NewReader(string(d.Manifest)))
+		f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
 	case d.MediaType.IsImage():
-		f.manifest, err = v1.ParseManifest(strings.NewReader(string(d.Manifest)))
+		f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
 	default:
 		err = fmt.Errorf("unsupported media type %q", d.MediaType)
 	}
@@ -240,64 +241,39 @@ func registryOf(terr *transport.Error) string {
 	return "the registry"
 }
 
-// rawManifest is a manifest we built, ready for Pusher.Put.
+// rawManifest is a manifest we built and its media type, for a PUT.
 type rawManifest struct {
 	b  []byte
 	mt types.MediaType
-	d  v1.Hash
 }
 
-func (m rawManifest) RawManifest() ([]byte, error)        { return m.b, nil }
-func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
-func (m rawManifest) Digest() (v1.Hash, error)            { return m.d, nil }
-func (m rawManifest) Size() (int64, error)                { return int64(len(m.b)), nil }
-
-// configBlob is a config we built, ready for Pusher.Upload.
+// configBlob is a config we built and its digest, for an upload.
 type configBlob struct {
-	b  []byte
-	mt types.MediaType
-	d  v1.Hash
+	b []byte
+	d v1.Hash
 }
 
-func (c configBlob) Digest() (v1.Hash, error)            { return c.d, nil }
-func (c configBlob) DiffID() (v1.Hash, error)            { return c.d, nil }
-func (c configBlob) Size() (int64, error)                { return int64(len(c.b)), nil }
-func (c configBlob) MediaType() (types.MediaType, error) { return c.mt, nil }
-func (c configBlob) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(strings.NewReader(string(c.b))), nil
+func (c configBlob) open() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(c.b)), nil
 }
-func (c configBlob) Uncompressed() (io.ReadCloser, error) { return c.Compressed() }
 
-// baseLayer is a new-base layer described by its manifest descriptor, read
-// lazily from the base's repository. Digest, size and media type come from
-// the descriptor, so pushing it costs no HEAD; wrapped in a
-// remote.MountableLayer the pusher mounts it when the base is on the same
-// registry and streams it otherwise.
+// baseLayer is a new-base layer described by its manifest descriptor
+// (digest, size: no HEAD needed), read lazily from the base's repository
+// when it has to be streamed rather than mounted.
 type baseLayer struct {
 	ctx    context.Context
 	puller *remote.Puller
 	ref    name.Digest
 	desc   v1.Descriptor
-	diffID v1.Hash
 }
 
-func (l *baseLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
-func (l *baseLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *baseLayer) Size() (int64, error)                { return l.desc.Size, nil }
-func (l *baseLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
-func (l *baseLayer) Compressed() (io.ReadCloser, error) {
+// open reads the layer's compressed bytes from the base's repository.
+func (l *baseLayer) open() (io.ReadCloser, error) {
 	rl, err := l.puller.Layer(l.ctx, l.ref)
 	if err != nil {
 		return nil, err
 	}
 	return rl.Compressed()
-}
-func (l *baseLayer) Uncompressed() (io.ReadCloser, error) {
-	rl, err := l.puller.Layer(l.ctx, l.ref)
-	if err != nil {
-		return nil, err
-	}
-	return rl.Uncompressed()
 }
 
 // referrers lists what refers to digest d in repo: cosign-style tags
