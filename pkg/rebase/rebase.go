@@ -167,7 +167,7 @@ func (r *Rebaser) rebase(ctx context.Context, input string, res *Result) error {
 			res.Base, res.OldBase, res.NewBase = p.baseName, p.res.OldBase, p.res.NewBase
 			res.Warnings = append(res.Warnings, p.warnings...)
 			if err == nil {
-				out, err = singlePlan(p)
+				out = singlePlan(p)
 			}
 		}
 	}
@@ -218,14 +218,14 @@ type plan struct {
 	top       rawManifest     // the manifest the output names
 }
 
-func singlePlan(p *platformPlan) (*plan, error) {
+func singlePlan(p *platformPlan) *plan {
 	out := &plan{action: p.res.Action, reason: p.res.Reason}
 	if p.res.Action == Rebased {
 		out.digest = p.newDigest
 		out.platforms = []*platformPlan{p}
 		out.top = p.manifest
 	}
-	return out, nil
+	return out
 }
 
 // backoff is the retry policy of the run.
