@@ -156,13 +156,15 @@ func markerEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 		return text
 	}
 	if p, ok := parts["ref"]; ok {
-		return []edit{{p.Span, nw}}[:boolInt(nw != p.Text)], nw, nil
+		set(p, nw)
+		return es, nw, nil
 	}
 	name := parts["name"]
 	tag, hasTag := parts["tag"]
 	dig, hasDigest := parts["digest"]
 	if !hasTag && !hasDigest {
-		return []edit{{name.Span, nw}}[:boolInt(nw != name.Text)], nw, nil
+		set(name, nw)
+		return es, nw, nil
 	}
 	got := set(name, r.Repository)
 	switch {
@@ -190,13 +192,6 @@ func markerEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 		}
 	}
 	return es, got, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Verify re-walks the spliced output with the walker that selected occs and
