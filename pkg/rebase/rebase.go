@@ -64,8 +64,12 @@ func New(opts ...Option) *Rebaser {
 		r.nameOpts = append(r.nameOpts, name.Insecure)
 	}
 	// One transport under the puller and the writers: plain HTTP refused
-	// beyond loopback, one ping per registry.
-	shared := newPingCache(plainHTTPGuard{inner: r.o.transport, insecure: r.o.insecure})
+	// beyond loopback, one ping per registry, manifests by tag checked
+	// against their digest, at most maxRequests in flight per registry.
+	shared := newPingCache(plainHTTPGuard{
+		inner:    digestCheck{inner: newHostLimit(r.o.transport, r.o.maxRequests)},
+		insecure: r.o.insecure,
+	})
 	r.puller, r.err = remote.NewPuller(remoteOptions(&r.o, shared)...)
 	r.rt = transport.NewUserAgent(shared, r.o.userAgent)
 	if (r.o.oldBase == "") != (r.o.newBase == "") {

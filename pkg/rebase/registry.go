@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,15 +34,20 @@ var retryStatusCodes = []int{
 // request, not the reading of its body, and sleep without looking at the
 // context. The engine retries whole reads and uploads itself (Rebaser.retry),
 // so one policy bounds every operation.
+//
+// The caller's remote options come first, so that the engine's own settings
+// win: a remote.WithTransport of theirs must not bypass the plain-HTTP guard
+// and the digest check, nor a retry predicate nest retries inside the
+// engine's.
 func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
-	ro := []remote.Option{
+	return append(slices.Clip(o.remoteOpts),
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithTransport(rt),
 		remote.WithUserAgent(o.userAgent),
 		remote.WithJobs(o.jobs),
 		remote.WithRetryPredicate(func(error) bool { return false }),
-	}
-	return append(ro, o.remoteOpts...)
+		remote.WithRetryStatusCodes(),
+	)
 }
 
 var errPlainHTTP = errors.New("refusing plain HTTP")
