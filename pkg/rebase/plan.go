@@ -370,7 +370,7 @@ func (r *Rebaser) stillCurrent(ctx context.Context, newBase *fetched, recorded s
 	if m.index != nil {
 		// Annotated with the base index's own digest: the layers are those
 		// of its child for the image's platform.
-		d, ok := childFor(m.index, platform)
+		d, _, ok := childFor(m.index, platform)
 		if !ok || platform == nil {
 			return "", nil // the full path says what is wrong
 		}
@@ -413,7 +413,11 @@ func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform 
 		}
 		return f, bp, nil
 	}
-	d, ok := childFor(f.index, platform)
+	d, candidates, ok := childFor(f.index, platform)
+	if len(candidates) > 0 {
+		return nil, nil, fmt.Errorf("platform %s is ambiguous in %s %s: %d children fit and nothing tells them apart: %s",
+			platformString(platform), what, ref, len(candidates), candidateList(candidates))
+	}
 	if !ok {
 		return nil, nil, fmt.Errorf("platform %s missing from %s %s", platformString(platform), what, ref)
 	}
@@ -558,6 +562,31 @@ var (
 	}
 )
 
+// Layer media types each family of manifests can carry.
+var (
+	dockerLayers = []types.MediaType{types.DockerLayer, types.DockerUncompressedLayer, types.DockerForeignLayer}
+	ociLayers    = []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer,
+		types.OCIRestrictedLayer, types.OCIUncompressedRestrictedLayer,
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"}
+)
+
+// layerFits reports whether a layer of media type mt belongs in a Docker
+// schema 2 manifest (docker) or an OCI one. Skopeo, podman and CRI-O refuse
+// a manifest whose layers are of the other family, or of no known type.
+func layerFits(mt types.MediaType, docker bool) bool {
+	if docker {
+		return slices.Contains(dockerLayers, mt)
+	}
+	return slices.Contains(ociLayers, mt)
+}
+
+func familyName(docker bool) string {
+	if docker {
+		return "a Docker manifest"
+	}
+	return "an OCI manifest"
+}
+
 // rebaseManifest swaps the first k layer descriptors for the new base's,
 // points at the new config and updates base.digest (when newAnnotation is
 // set), keeping every other field. Layer media types follow the manifest's
@@ -579,8 +608,9 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	if err != nil {
 		return nil, fmt.Errorf("new base manifest layers: %w", err)
 	}
+	docker := man.MediaType == types.DockerManifestSchema2
 	convert := toOCI
-	if man.MediaType == types.DockerManifestSchema2 {
+	if docker {
 		convert = toDocker
 	}
 	out := make([]json.RawMessage, 0, len(baseLayers)+len(layers)-k)
@@ -595,8 +625,15 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 			if l, err = lo.bytes(); err != nil {
 				return nil, err
 			}
+		} else if !layerFits(mt, docker) {
+			return nil, fmt.Errorf("the new base's layer %d has media type %s, which %s cannot carry and which has no equivalent there", i, mt, familyName(docker))
 		}
 		out = append(out, l)
+	}
+	for i, l := range man.Layers[k:] {
+		if !layerFits(l.MediaType, docker) {
+			return nil, fmt.Errorf("the image's layer %d has media type %s, which %s cannot carry", k+i, l.MediaType, familyName(docker))
+		}
 	}
 	out = append(out, layers[k:]...)
 	lb, err := marshal(out)
@@ -781,6 +818,9 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 		if err := o.set("size", len(c.plan.manifest.b)); err != nil {
 			return nil, err
 		}
+		if err := r.rebaseDescriptor(o, c.plan); err != nil {
+			return nil, fmt.Errorf("index child %d: %w", i, err)
+		}
 		b, err := o.bytes()
 		if err != nil {
 			return nil, err
@@ -828,6 +868,34 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 	out.digest = d
 	out.top = rawManifest{b: ib, mt: top.mediaType}
 	return out, nil
+}
+
+// rebaseDescriptor updates what a rebased child's index descriptor says
+// about its base: the os.version of the new base (a Windows patch level),
+// and its copy of the base annotations, when it has one.
+func (r *Rebaser) rebaseDescriptor(o *object, p *platformPlan) error {
+	if p.osVersion != "" && o.has("platform") {
+		po, err := o.child("platform")
+		if err != nil {
+			return err
+		}
+		if err := po.set("os.version", p.osVersion); err != nil {
+			return err
+		}
+		pb, err := po.bytes()
+		if err != nil {
+			return err
+		}
+		o.setRaw("platform", pb)
+	}
+	if !p.descAnns {
+		return nil
+	}
+	anns := []annotation{{AnnotationBaseDigest, p.res.NewBase}}
+	if r.o.newBase != "" {
+		anns = append([]annotation{{AnnotationBaseName, r.o.newBase}}, anns...)
+	}
+	return setAnnotations(o, anns)
 }
 
 func kindOf(d v1.Descriptor) string {

@@ -289,8 +289,8 @@ func (l *baseLayer) open() (io.ReadCloser, error) {
 // A registry that answers the API with 404 has none (the spec forbids a 404
 // from one that has it): it is not asked again in this run, for repositories
 // under the same first path component (referrersScope).
-func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]string, error) {
-	var out []string
+func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]Referrer, error) {
+	var out []Referrer
 	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
 		err = r.retry(ctx, func() (err error) {
 			tags, err = r.puller.List(ctx, repo)
@@ -310,7 +310,7 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 	prefix := d.Algorithm + "-" + d.Hex
 	for _, t := range tags {
 		if t == prefix || strings.HasPrefix(t, prefix+".") {
-			out = append(out, repo.Tag(t).Name())
+			out = append(out, Referrer{Of: d.String(), Ref: repo.Tag(t).Name(), Kind: tagKind(strings.TrimPrefix(t, prefix))})
 		}
 	}
 	var im *v1.IndexManifest
@@ -368,9 +368,37 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		if m.ArtifactType != "" {
 			s += " (" + m.ArtifactType + ")"
 		}
-		out = append(out, s)
+		out = append(out, Referrer{Of: d.String(), Ref: s, Kind: artifactKind(m.ArtifactType), ArtifactType: m.ArtifactType})
 	}
 	return out, nil
+}
+
+// tagKind is what a cosign-style tag sha256-<hex><suffix> holds.
+func tagKind(suffix string) ReferrerKind {
+	switch suffix {
+	case ".sig":
+		return Signature
+	case ".att":
+		return Attestation
+	case ".sbom":
+		return SBOM
+	}
+	return OtherReferrer // the referrers fallback tag, or something else
+}
+
+// artifactKind is what an OCI artifact of artifactType t is.
+func artifactKind(t string) ReferrerKind {
+	switch {
+	case strings.Contains(t, "cosign.artifact.sig"), strings.Contains(t, "notary.signature"),
+		strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle"):
+		return Signature
+	case strings.Contains(t, "cosign.artifact.sbom"), strings.Contains(t, "spdx"), strings.Contains(t, "cyclonedx"),
+		strings.Contains(t, "syft"):
+		return SBOM
+	case strings.Contains(t, "cosign.artifact.att"), strings.Contains(t, "in-toto"), strings.Contains(t, "dsse"):
+		return Attestation
+	}
+	return OtherReferrer
 }
 
 // referrersScope is what one answer about the referrers API is taken to
