@@ -89,9 +89,15 @@ func skipf(format string, args ...any) error { return &skip{fmt.Sprintf(format, 
 // the result unless dry run is on. The Result's Output is the line to print:
 // the rebased image pinned by digest, spelled like the input, or the input
 // itself when nothing changed or something failed.
-func (r *Rebaser) Rebase(ctx context.Context, ref string) Result {
+func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	start := time.Now()
-	res := Result{Input: ref, Output: ref, DryRun: r.o.dryRun}
+	defer func() {
+		if p := recover(); p != nil {
+			err := recovered(p)
+			res = Result{Input: ref, Output: ref, Action: Failed, Reason: err.Error(), Err: err, DryRun: r.o.dryRun}
+		}
+	}()
+	res = Result{Input: ref, Output: ref, DryRun: r.o.dryRun}
 	err := r.err
 	parent := ctx
 	if err == nil {

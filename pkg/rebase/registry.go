@@ -202,7 +202,10 @@ func describe(what string, err error) error {
 	if errors.As(err, &d) {
 		return fmt.Errorf("%s: %w", what, err) // already worded
 	}
+	var dm *DigestMismatchError
 	switch {
+	case errors.As(err, &dm):
+		return &described{fmt.Sprintf("%s: %s", what, dm), err}
 	case isNotFound(err):
 		return &described{fmt.Sprintf("%s not found (%s)", what, registryText(err)), err}
 	case isAuth(err):

@@ -61,7 +61,7 @@ type Result struct {
 	Referrers []string `json:"referrers,omitempty"`
 	// Attached is Referrers with what each one is and what it refers to.
 	Attached []Referrer `json:"attached,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
 
 	pushed map[string]bool // platform manifests pushed, by digest
 }
