@@ -35,8 +35,8 @@ type platformPlan struct {
 	res      PlatformResult
 	baseName string
 	warnings []string
-	// desc holds the base annotations of the platform's index descriptor,
-	// when that is where they were found or a copy of them is kept.
+	// descAnns: the platform's index descriptor has a copy of the base
+	// annotations, to be updated with the manifest's.
 	descAnns bool
 
 	// Set when res.Action is Rebased.
@@ -80,6 +80,7 @@ type bases struct {
 // findBases reads the base annotations (manifest, descriptor, index) or the
 // flags.
 func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*bases, error) {
+	p.descAnns = desc != nil && annotated(desc.Annotations, "") != nil
 	if r.o.oldBase != "" {
 		oldRef, err := name.ParseReference(r.o.oldBase, r.nameOpts...)
 		if err != nil {
@@ -90,14 +91,11 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 			return nil, fmt.Errorf("new base %q: %w", r.o.newBase, err)
 		}
 		p.baseName = r.o.newBase
-		p.descAnns = desc != nil && annotated(desc.Annotations, "") != nil
 		return &bases{old: oldRef, new: newRef}, nil
 	}
 	bi := annotated(man.Annotations, "manifest")
 	if bi == nil && desc != nil {
-		if bi = annotated(desc.Annotations, "index descriptor"); bi != nil {
-			p.descAnns = true
-		}
+		bi = annotated(desc.Annotations, "index descriptor")
 	}
 	if bi == nil {
 		bi = inherited
@@ -105,7 +103,6 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 	if bi == nil {
 		return nil, skipf("no base annotations (%s): give --old-base and --new-base", AnnotationBaseName)
 	}
-	p.descAnns = p.descAnns || desc != nil && annotated(desc.Annotations, "") != nil
 	p.baseName = bi.name
 	if bi.name == "" {
 		return nil, skipf("the %s annotations have a base.digest but no base.name", bi.where)
