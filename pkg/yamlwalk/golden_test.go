@@ -33,6 +33,13 @@ const (
 	knativeRepo = "gcr.io/knative-releases/knative.dev/serving/cmd"
 )
 
+// walkPrefixes are the prefixes each testdata/walk input is walked with.
+var walkPrefixes = map[string][]string{
+	"prefix":        {"gcr.io/a"},
+	"split-prefix":  {"docker.io/bitnami", "ghcr.io/acme"},
+	"kustomization": {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
+}
+
 func cases(t *testing.T) []goldenCase {
 	ins, err := filepath.Glob("../../testdata/walk/*.yaml")
 	if err != nil || len(ins) == 0 {
@@ -41,10 +48,7 @@ func cases(t *testing.T) []goldenCase {
 	var cs []goldenCase
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
-		var prefixes []string
-		if name == "prefix" {
-			prefixes = []string{"gcr.io/a"}
-		}
+		prefixes := walkPrefixes[name]
 		cs = append(cs, goldenCase{name: "walk/" + name, input: in, prefixes: prefixes})
 	}
 	corpus := []goldenCase{
@@ -114,9 +118,9 @@ func TestGolden(t *testing.T) {
 			}
 			checkGolden(t, filepath.Join("../../testdata", c.name+".refs"), describe(occs, warnings))
 
-			// Spans hold exactly the reference text (markers: their parts).
+			// Spans hold exactly the reference text (markers, split: their parts).
 			for _, o := range occs {
-				if o.Rule == yamlwalk.RuleMarker {
+				if o.Parts != nil {
 					for _, p := range o.Parts {
 						if got := string(src[p.Span.Start:p.Span.End]); got != p.Text {
 							t.Errorf("%d:%d marker part %s: span holds %q, want %q", o.Line, o.Column, p.Field, got, p.Text)
@@ -150,6 +154,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			gapsEqual(t, src, spans(occs), out, spans(after))
+			if strings.Contains(c.name, "split") || strings.Contains(c.name, "kustomiz") {
+				// Split references are also rewritten by hand-written
+				// replacements (another digest; a tagless one).
+				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten2"), spliceAll(t, src, occs, tagless).Out)
+			}
 			if !strings.HasPrefix(c.name, "corpus/") {
 				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten"), out)
 			} else {
@@ -191,31 +200,51 @@ func spliceAll(tb testing.TB, src []byte, occs []*yamlwalk.Occurrence, newRef fu
 
 func identity(ref string) string { return ref }
 
-func spans(occs []*yamlwalk.Occurrence) []yamlwalk.Span {
-	var s []yamlwalk.Span
+// tagless is a replacement without a tag, as `repo@sha256:D`: a split
+// reference keeps its tag.
+func tagless(old string) string {
+	r, _ := refs.Parse(fakeNew(old))
+	r.Tag = ""
+	return r.String()
+}
+
+// span is a span and, for an empty part, the Lead a value written there
+// takes before it.
+type span struct {
+	yamlwalk.Span
+	lead string
+}
+
+func spans(occs []*yamlwalk.Occurrence) []span {
+	var s []span
 	for _, o := range occs {
-		if o.Rule == yamlwalk.RuleMarker {
+		if o.Parts != nil {
 			for _, p := range o.Parts {
-				s = append(s, p.Span)
+				s = append(s, span{p.Span, p.Lead})
 			}
 			continue
 		}
-		s = append(s, o.Span)
+		s = append(s, span{Span: o.Span})
 	}
 	sort.Slice(s, func(i, j int) bool { return s[i].Start < s[j].Start })
 	return s
 }
 
-// gapsEqual checks that the bytes between the spans are the same in a and b.
-func gapsEqual(t *testing.T, a []byte, sa []yamlwalk.Span, b []byte, sb []yamlwalk.Span) {
+// gapsEqual checks that the bytes between the spans are the same in a and b
+// (a gap before an empty part that got a value gained its Lead).
+func gapsEqual(t *testing.T, a []byte, sa []span, b []byte, sb []span) {
 	t.Helper()
 	if len(sa) != len(sb) {
 		t.Fatalf("%d spans before, %d after", len(sa), len(sb))
 	}
 	pa, pb := 0, 0
 	for i := range sa {
-		if !bytes.Equal(a[pa:sa[i].Start], b[pb:sb[i].Start]) {
-			t.Fatalf("bytes before span %d differ: %q vs %q", i, a[pa:sa[i].Start], b[pb:sb[i].Start])
+		want := a[pa:sa[i].Start]
+		if sa[i].Start == sa[i].End && sb[i].Start < sb[i].End {
+			want = append(append([]byte(nil), want...), sa[i].lead...)
+		}
+		if !bytes.Equal(want, b[pb:sb[i].Start]) {
+			t.Fatalf("bytes before span %d differ: %q vs %q", i, want, b[pb:sb[i].Start])
 		}
 		pa, pb = sa[i].End, sb[i].End
 	}
