@@ -347,3 +347,30 @@ func (st *walkState) lineEnding(off int) string {
 	}
 	return "\n"
 }
+
+// besideParts reports whether mapping n has a "tag" or "digest" key.
+func besideParts(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "tag" || k == "digest" {
+			return true
+		}
+	}
+	return false
+}
+
+// imageInParts reports (and warns) when k: v is an "image:" key naming a
+// repository with no tag or digest of its own beside a tag or digest field
+// (ingress-nginx's `image: ingress-nginx/controller` + `tag:` + `digest:`): a
+// reference in parts under another name than "repository", which the key
+// rule would read as REPOSITORY:latest, the wrong image.
+func (st *walkState) imageInParts(k, v *yaml.Node) bool {
+	if k.Value != "image" || v.Kind != yaml.ScalarNode || v.Tag != "!!str" || strings.Contains(valueComment(k, v), `"$`) {
+		return false
+	}
+	r, ok := refs.Parse(v.Value)
+	if !ok || r.Tag != "" || r.Digest != "" {
+		return false
+	}
+	st.warnAt(v, "image %q stands beside a tag or digest field, a reference in parts whose repository key is not \"repository\"; not selected (rename the key to repository, or write the whole reference)", v.Value)
+	return true
+}

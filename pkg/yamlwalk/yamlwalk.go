@@ -237,8 +237,12 @@ func (st *walkState) node(n *yaml.Node, imageKey bool) error {
 		if sm := st.splitCandidate(n); sm != nil {
 			return st.splitMapping(n, sm)
 		}
+		beside := besideParts(n)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if beside && st.imageInParts(k, v) {
+				continue
+			}
 			st.path = append(st.path, pathElem{key: k.Value, index: -1})
 			if err := st.mappingValue(k, v); err != nil {
 				return err
