@@ -147,6 +147,8 @@ func run(c *cli.Context) error {
 		all = append(all, occs...)
 	}
 
+	sel.WarnUnusedPrefixes(all)
+
 	// Phase 2: read and check the replacements.
 	var imgR io.Reader = os.Stdin
 	if imagesArg != "-" {
