@@ -41,3 +41,13 @@ func TestExtractUnusedPrefix(t *testing.T) {
 		t.Errorf("err %v, out %q, stderr %q", err, out, stderr)
 	}
 }
+
+// TestExtractSplitREADME is the README's ko-extract example.
+func TestExtractSplitREADME(t *testing.T) {
+	dir := t.TempDir()
+	f := write(t, dir, "values.yaml", "image:\n  registry: docker.io\n  repository: bitnami/postgresql\n  tag: 17.5.0\n  digest: \"\"\n")
+	out, stderr, err := extract(t, "", "-f", f, "--prefix", "docker.io/bitnami")
+	if err != nil || out != "docker.io/bitnami/postgresql:17.5.0\n" || stderr != "" {
+		t.Errorf("err %v, out %q, stderr %q", err, out, stderr)
+	}
+}

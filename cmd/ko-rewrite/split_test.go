@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,18 @@ func TestRewriteUnusedPrefix(t *testing.T) {
 	want := `ko-rewrite: warning: --prefix "docker.io/bitnamii" selects nothing in the input; check it for a typo (prefixes match as a registry reads them: docker.io/acme holds acme/app)` + "\n"
 	if err != nil || stderr != want {
 		t.Errorf("err %v, stderr %q", err, stderr)
+	}
+}
+
+// TestRewriteSplitREADME is the README's ko-rewrite example: `digest: ""`
+// keeps its quotes.
+func TestRewriteSplitREADME(t *testing.T) {
+	dir := t.TempDir()
+	in := "image:\n  registry: docker.io\n  repository: bitnami/postgresql\n  tag: 17.5.0\n  digest: \"\"\n"
+	f := write(t, dir, "values.yaml", in)
+	_, _, err := kr(t, "-f", f, "--prefix", "docker.io/bitnami", "--images", write(t, dir, "new.txt", "docker.io/bitnami/postgresql:17.5.0@"+dB+"\n"), "-i")
+	got, _ := os.ReadFile(f)
+	if want := strings.Replace(in, `digest: ""`, `digest: "`+dB+`"`, 1); err != nil || string(got) != want {
+		t.Errorf("err %v:\n%s", err, got)
 	}
 }

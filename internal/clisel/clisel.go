@@ -121,6 +121,11 @@ const SelectionHelp = `SELECTION RULES
      marker    a setter comment: stacker {"$rebase": "ID:name"} / "ID:tag", Flux {"$imagepolicy": "NS:P"} (:name, :tag, :digest)
                  repository: ghcr.io/acme/app # {"$rebase": "app:name"}
                  tag: v1.2.0                  # {"$rebase": "app:tag"}
-   With prefixes, only references under them are selected (markers always are).
+     split     a reference in parts, pinned (or tagged, under a prefix): a Helm image map
+               ([registry:] repository: + tag: and/or digest:, tag may be T@sha256:D) or an entry of a
+               Kustomization's images: (name:/newName: + newTag:/digest:); the digest is written back
+               into digest: (a kustomize entry gets a new digest: line), else onto the tag as T@sha256:D
+   With prefixes, only references under them are selected (markers always are); docker.io/acme,
+   index.docker.io/acme and acme are one prefix, which holds acme/app.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
    Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`

@@ -26,6 +26,13 @@
 //     document into NAME:TAG; Flux's `# {"$imagepolicy": "NS:POLICY"}` marks a
 //     whole reference and its ":name", ":tag" and ":digest" forms combine the
 //     same way. Markers are selected whatever the prefixes.
+//  6. split: a reference written in parts, a Helm image map ([registry],
+//     repository, tag and/or digest) or an entry of a Kustomization's
+//     top-level images: (name/newName, newTag, digest); selected like a whole
+//     string, its fields never on their own (see split.go).
+//
+// Prefixes match as a registry reads references: docker.io/acme,
+// index.docker.io/acme and acme are one prefix (see prefix.go).
 //
 // When prefixes are active, rules 1 to 4 select only references under them.
 // Comments, mapping keys, aliases, non-string scalars and strings that are not
