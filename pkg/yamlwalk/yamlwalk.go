@@ -676,17 +676,11 @@ func (st *walkState) combine(g *markerGroup) *Occurrence {
 			first, ref = nameF, nameF.part.Text
 			parts = append(parts, nameF.part)
 		case sameHost(g.fields) != nil:
-			// A Flux :tag or :digest marker in a split map takes the
-			// image from the map: never written, never changed.
-			sm := sameHost(g.fields)
-			ref = sm.name()
-			name, ok := st.fieldPart("name", sm.vals[sm.nameKey])
-			if !ok {
+			if first = st.borrowName(sameHost(g.fields)); first == nil {
 				return nil
 			}
-			name.Fixed = true
-			parts = append(parts, name)
-			first = &markerField{node: sm.vals[sm.nameKey], path: sm.paths[sm.nameKey], part: name}
+			ref = sameHost(g.fields).name()
+			parts = append(parts, first.part)
 		default:
 			st.warnAt(first.node, "marker %s has no name field; not selected", g.id)
 			return nil
@@ -713,6 +707,17 @@ func (st *walkState) combine(g *markerGroup) *Occurrence {
 		File: st.file, Line: line, Column: col, Doc: st.doc, Path: first.path,
 		Rule: RuleMarker, Ref: ref, Marker: g.id, Span: first.part.Span, Parts: parts,
 	}
+}
+
+// borrowName is the name field a Flux :tag or :digest marker in a split map
+// takes from the map: never written, never changed.
+func (st *walkState) borrowName(sm *splitMap) *markerField {
+	name, ok := st.fieldPart("name", sm.vals[sm.nameKey])
+	if !ok {
+		return nil
+	}
+	name.Fixed = true
+	return &markerField{node: sm.vals[sm.nameKey], path: sm.paths[sm.nameKey], field: "name", part: name}
 }
 
 // sameHost returns the split map every field of a group is a part of, or nil.
