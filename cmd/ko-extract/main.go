@@ -68,13 +68,14 @@ func run(c *cli.Context) error {
 	// nothing reaches stdout, so the next tool never works (or pushes) on
 	// half of a release. The references themselves are small.
 	var seen dedupe.Index
-	var found []*yamlwalk.Occurrence
+	var found, all []*yamlwalk.Occurrence
 	for _, in := range sel.Inputs {
 		src, err := in.Read(os.Stdin)
 		if err != nil {
 			return err
 		}
 		err = sel.Walker.Walk(in.Name, src, func(o *yamlwalk.Occurrence) error {
+			all = append(all, o)
 			if _, first := seen.Add(o.Ref); first || c.Bool("no-dedupe") {
 				found = append(found, o)
 			}
@@ -84,6 +85,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 	}
+	sel.WarnUnusedPrefixes(all)
 	out := bufio.NewWriter(c.App.Writer)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
