@@ -444,7 +444,8 @@ func TestRemoteOptionsDoNotOverrideTheEngine(t *testing.T) {
 	w := newWorld(t)
 	w.base("base", "v1", rebasetest.BaseSpec{})
 	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
+	// One platform: one lookup of the base, so the tries are counted exactly.
+	app := w.app("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{amd64}})
 	var theirs int
 	their := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		theirs++
