@@ -53,7 +53,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer intr.close()
 	a := app(intr)
 	a.Reader, a.Writer, a.ErrWriter = stdin, stdout, stderr
-	err := a.Run(args)
+	err := a.Run(clisel.HelpVersionWords(args))
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:
@@ -271,12 +271,14 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 	in := c.App.Reader
 	if name := c.Args().First(); name != "" && name != "-" {
-		f, err := os.Open(name)
+		f, err := openInput(name)
 		if err != nil {
 			return cli.Exit(err.Error(), exitUsage)
 		}
 		defer f.Close()
 		in = f
+	} else if clisel.IsTerminal(in) {
+		fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", stdinHint)
 	}
 
 	verbose := c.Bool("verbose")
@@ -299,10 +301,23 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 
 	p := newProgress(stderr)
+	yamlHinted := false
 	sum, err := rebase.New(opts...).Stream(intr.ctx, in, c.App.Writer, func(line int, res rebase.Result) {
 		p.clear()
 		if res.Action == rebase.Failed && res.Reason == "not an image reference" {
-			fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: error: not an image reference\n", line, clip(res.Input))
+			// YAML piped in by mistake draws one hint, not a line each.
+			switch {
+			case yamlHinted && looksLikeYAML(res.Input):
+			case looksLikeYAML(res.Input):
+				yamlHinted = true
+				fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: %s\n", line, clip(res.Input), yamlHint)
+			default:
+				fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: error: not an image reference\n", line, clip(res.Input))
+			}
+		} else if res.Action == rebase.Failed {
+			for _, l := range splitLines(failureLines(res, verbose)) {
+				fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", l)
+			}
 		} else if msg := res.Message(verbose); msg != "" {
 			for _, l := range splitLines(msg) {
 				fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", l)
