@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/ptytest"
 )
 
 // Usage errors exit 2 (as crane-rebase-stream's do); input errors exit 1.
@@ -74,5 +78,41 @@ func TestDirectoryWithoutRecursiveSaysWhatIsLeft(t *testing.T) {
 	write(t, flat, "docs/readme.md", "x\n")
 	if _, errs, _ := extract(t, "", "-f", flat); errs != "" {
 		t.Errorf("no YAML below: stderr %q, want nothing", errs)
+	}
+}
+
+// On a terminal with no -f, stderr says YAML is read from standard input;
+// Ctrl-D ends it.
+func TestTerminalStdinHint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "ko-extract")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	ptmx, tty, err := ptytest.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	cmd := exec.Command(bin)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		ptmx.Write([]byte("image: ghcr.io/acme/a:1\n"))
+		for range 50 {
+			ptmx.Write([]byte{4}) // Ctrl-D at the start of a line
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	err = cmd.Wait()
+	want := "ko-extract: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)\n"
+	if err != nil || out.String() != "ghcr.io/acme/a:1\n" || errb.String() != want {
+		t.Errorf("err %v, stdout %q, stderr %q\nwant %q", err, out.String(), errb.String(), want)
 	}
 }
