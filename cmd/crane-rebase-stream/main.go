@@ -218,7 +218,7 @@ REGISTRIES
 		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
 		HideHelpCommand: true,
 		OnUsageError:    clisel.UsageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
 			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
@@ -230,9 +230,10 @@ REGISTRIES
 			&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
-			&cli.BoolFlag{Name: "version", Usage: "print the version and exit"},
-		},
-		Action: func(c *cli.Context) error { return run(intr, c) },
+			clisel.VersionFlag(),
+		}, clisel.DocFlags()...),
+		EnableBashCompletion: true,
+		Action:               func(c *cli.Context) error { return run(intr, c) },
 	}
 }
 
@@ -241,6 +242,9 @@ func run(intr *interrupt, c *cli.Context) error {
 	if c.Bool("version") {
 		fmt.Fprintln(c.App.Writer, "crane-rebase-stream version", version())
 		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
 	}
 	if c.NArg() > 1 {
 		return cli.Exit(fmt.Sprintf("want at most one input (FILE or -), got %d; see --help", c.NArg()), exitUsage)

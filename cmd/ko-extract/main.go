@@ -42,16 +42,17 @@ EXIT STATUS
    0 on success, also when nothing is found; 1 on invalid YAML (FILE:LINE:COL: message) or unreadable input,
    with nothing on stdout: every input is parsed before the first reference is printed; 2 on bad usage
    (an unknown flag, an argument, a bad --prefix or --output).`,
-		Flags: append(clisel.Flags(),
+		Flags: append(append(clisel.Flags(),
 			&cli.BoolFlag{Name: "no-dedupe", Usage: "print every occurrence, not each reference once"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text (one reference a line) or json (one object a line: file, line, column, doc, path, rule, ref)"},
 			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule and the reference"),
 			clisel.VersionFlag(),
-		),
-		HideVersion:     true,
-		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
-		Action:          run,
+		), clisel.DocFlags()...),
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		OnUsageError:         clisel.UsageError,
+		Action:               run,
 	}
 }
 
@@ -59,6 +60,9 @@ func run(c *cli.Context) error {
 	if c.Bool("version") {
 		clisel.PrintVersion(c)
 		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
 	}
 	format := c.String("output")
 	if format != "text" && format != "json" {

@@ -66,17 +66,18 @@ EXIT STATUS
    0 when written (also when nothing changed); 1 on any refusal or error, with nothing written;
    2 on bad usage (an unknown flag, an argument, a missing --images); 130 (SIGINT) or 143 (SIGTERM)
    when interrupted before writing, with nothing written (with -i, between files: the rest untouched).`,
-		Flags: append(clisel.Flags(),
+		Flags: append(append(clisel.Flags(),
 			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
 			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
 			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
 			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
 			clisel.VersionFlag(),
-		),
-		HideVersion:     true,
-		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
-		Action:          run,
+		), clisel.DocFlags()...),
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		OnUsageError:         clisel.UsageError,
+		Action:               run,
 	}
 }
 
@@ -105,6 +106,9 @@ func run(c *cli.Context) error {
 	if c.Bool("version") {
 		clisel.PrintVersion(c)
 		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
 	}
 
 	sel, err := clisel.FromContext(c)
