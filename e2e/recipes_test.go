@@ -91,11 +91,10 @@ func TestReadmeRecipes(t *testing.T) {
 	}
 }
 
-
 // newRef finds app's reference in text and checks it is not ko's original.
 func newRef(t *testing.T, text, app string) string {
 	t.Helper()
-	m := regexp.MustCompile(regexp.QuoteMeta(suite.host+"/apps/"+app) + `@sha256:[0-9a-f]{64}`).FindAllString(text, -1)
+	m := regexp.MustCompile(regexp.QuoteMeta(suite.host+"/apps/"+app)+`@sha256:[0-9a-f]{64}`).FindAllString(text, -1)
 	if len(m) == 0 {
 		t.Fatalf("no %s reference in\n%s", app, text)
 	}
