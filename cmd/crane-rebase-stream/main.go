@@ -208,8 +208,11 @@ EXIT STATUS
    read so far is answered, unfinished ones echoed.
 
 REGISTRIES
-   Credentials come from the docker config (docker login, credential helpers;
-   $DOCKER_CONFIG), never from flags, and are never printed, not even with -v.
+   Credentials come, as for ko and in ko's order, from Amazon ECR's helper
+   (AWS environment), the docker config (docker login, credential helpers;
+   $DOCKER_CONFIG), Google (gcloud, application default credentials), GitHub
+   ($GITHUB_TOKEN for ghcr.io) and Azure ACR (AZURE_* environment); never from
+   flags, and never printed, not even with -v.
    TLS is verified; plain HTTP is used only for localhost/loopback registries,
    or with --insecure. 5xx/429 answers and broken connections are retried with
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
@@ -296,6 +299,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		rebase.WithReferrers(!c.Bool("no-referrers")),
 		rebase.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
 		rebase.WithStop(intr.stop),
+		rebase.WithKeychain(keychain()),
 	}
 	if c.String("old-base") != "" {
 		opts = append(opts, rebase.WithOldBase(c.String("old-base")), rebase.WithNewBase(c.String("new-base")))
