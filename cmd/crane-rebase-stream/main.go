@@ -53,7 +53,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer intr.close()
 	a := app(intr)
 	a.Reader, a.Writer, a.ErrWriter = stdin, stdout, stderr
-	err := a.Run(args)
+	err := a.Run(clisel.HelpVersionWords(args))
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:
@@ -208,8 +208,11 @@ EXIT STATUS
    read so far is answered, unfinished ones echoed.
 
 REGISTRIES
-   Credentials come from the docker config (docker login, credential helpers;
-   $DOCKER_CONFIG), never from flags, and are never printed, not even with -v.
+   Credentials come, as for ko and in ko's order, from Amazon ECR's helper
+   (AWS environment), the docker config (docker login, credential helpers;
+   $DOCKER_CONFIG), Google (gcloud, application default credentials), GitHub
+   ($GITHUB_TOKEN for ghcr.io) and Azure ACR (AZURE_* environment); never from
+   flags, and never printed, not even with -v.
    TLS is verified; plain HTTP is used only for localhost/loopback registries,
    or with --insecure. 5xx/429 answers and broken connections are retried with
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
@@ -219,7 +222,7 @@ REGISTRIES
 		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
 		HideHelpCommand: true,
 		OnUsageError:    clisel.UsageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
 			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
@@ -232,9 +235,10 @@ REGISTRIES
 			&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
-			&cli.BoolFlag{Name: "version", Usage: "print the version and exit"},
-		},
-		Action: func(c *cli.Context) error { return run(intr, c) },
+			clisel.VersionFlag(),
+		}, clisel.DocFlags()...),
+		EnableBashCompletion: true,
+		Action:               func(c *cli.Context) error { return run(intr, c) },
 	}
 }
 
@@ -243,6 +247,9 @@ func run(intr *interrupt, c *cli.Context) error {
 	if c.Bool("version") {
 		fmt.Fprintln(c.App.Writer, "crane-rebase-stream version", version())
 		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
 	}
 	if c.NArg() > 1 {
 		return cli.Exit(fmt.Sprintf("want at most one input (FILE or -), got %d; see --help", c.NArg()), exitUsage)
@@ -276,12 +283,14 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 	in := c.App.Reader
 	if name := c.Args().First(); name != "" && name != "-" {
-		f, err := os.Open(name)
+		f, err := openInput(name)
 		if err != nil {
 			return cli.Exit(err.Error(), exitUsage)
 		}
 		defer f.Close()
 		in = f
+	} else if clisel.IsTerminal(in) {
+		fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", stdinHint)
 	}
 
 	verbose := c.Bool("verbose")
@@ -296,6 +305,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		rebase.WithReferrers(!c.Bool("no-referrers")),
 		rebase.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
 		rebase.WithStop(intr.stop),
+		rebase.WithKeychain(keychain()),
 	}
 	if c.String("old-base") != "" {
 		opts = append(opts, rebase.WithOldBase(c.String("old-base")), rebase.WithNewBase(c.String("new-base")))
@@ -305,12 +315,25 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 
 	p := newProgress(stderr)
+	yamlHinted := false
 	sum, err := rebase.New(opts...).Stream(intr.ctx, in, c.App.Writer, func(line int, res rebase.Result) {
 		p.clear()
 		if res.Action == rebase.Failed && res.Reason == "not an image reference" {
-			fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: error: not an image reference\n", line, clip(res.Input))
+			// YAML piped in by mistake draws one hint, not a line each.
+			switch {
+			case yamlHinted && looksLikeYAML(res.Input):
+			case looksLikeYAML(res.Input):
+				yamlHinted = true
+				fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: %s\n", line, clip(res.Input), yamlHint)
+			default:
+				fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: error: not an image reference\n", line, clip(res.Input))
+			}
 		} else if errors.Is(res.Err, rebase.ErrLineTooLong) {
 			fmt.Fprintf(stderr, "crane-rebase-stream: line %d: error: %s\n", line, res.Reason)
+		} else if res.Action == rebase.Failed {
+			for _, l := range splitLines(failureLines(res, verbose)) {
+				fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", l)
+			}
 		} else if msg := res.Message(verbose); msg != "" {
 			for _, l := range splitLines(msg) {
 				fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", l)

@@ -17,18 +17,14 @@ import (
 )
 
 func main() {
-	if err := app().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "ko-extract: %v\n", err)
-		os.Exit(1)
-	}
+	clisel.Exit("ko-extract", app().Run(clisel.HelpVersionWords(os.Args)))
 }
 
 func app() *cli.App {
 	return &cli.App{
 		Name:      "ko-extract",
 		Usage:     "print the image references in Kubernetes YAML, one a line",
-		UsageText: "ko-extract [-f FILE|DIR|-]... [-R] [--prefix REPO]... [--all] [--no-dedupe] [-o text|json]",
-		Version:   clisel.Version(),
+		UsageText: "ko-extract [-f FILE|DIR|-]... [-R] [--prefix REPO]... [--all] [--no-dedupe] [-o text|json] [-v]",
 		Description: `Walks YAML (multi-document, any style) and prints every selected image reference
 exactly as written, deduplicated in first-occurrence order. ko-rewrite reads the
 same files with the same walker, so line k of this output is the k-th reference
@@ -44,21 +40,33 @@ EXAMPLES
 
 EXIT STATUS
    0 on success, also when nothing is found; 1 on invalid YAML (FILE:LINE:COL: message) or unreadable input,
-   with nothing on stdout: every input is parsed before the first reference is printed.`,
-		Flags: append(clisel.Flags(),
+   with nothing on stdout: every input is parsed before the first reference is printed; 2 on bad usage
+   (an unknown flag, an argument, a bad --prefix or --output).`,
+		Flags: append(append(clisel.Flags(),
 			&cli.BoolFlag{Name: "no-dedupe", Usage: "print every occurrence, not each reference once"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text (one reference a line) or json (one object a line: file, line, column, doc, path, rule, ref)"},
-		),
-		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
-		Action:          run,
+			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule and the reference"),
+			clisel.VersionFlag(),
+		), clisel.DocFlags()...),
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		OnUsageError:         clisel.UsageError,
+		Action:               run,
 	}
 }
 
 func run(c *cli.Context) error {
+	if c.Bool("version") {
+		clisel.PrintVersion(c)
+		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
+	}
 	format := c.String("output")
 	if format != "text" && format != "json" {
-		return fmt.Errorf("--output %q: want text or json", format)
+		return clisel.Usagef("--output %q: want text or json", format)
 	}
 	sel, err := clisel.FromContext(c)
 	if err != nil {
@@ -69,13 +77,21 @@ func run(c *cli.Context) error {
 	// half of a release. The references themselves are small.
 	var seen dedupe.Index
 	var found, all []*yamlwalk.Occurrence
+	errw := c.App.ErrWriter
+	verbose := c.Bool("verbose")
 	for _, in := range sel.Inputs {
+		if in.Name == yamlwalk.Stdin && clisel.IsTerminal(os.Stdin) {
+			fmt.Fprintln(errw, "ko-extract: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
+		}
 		src, err := in.Read(os.Stdin)
 		if err != nil {
 			return err
 		}
 		err = sel.Walker.Walk(in.Name, src, func(o *yamlwalk.Occurrence) error {
 			all = append(all, o)
+			if verbose {
+				fmt.Fprintln(errw, clisel.Selected("ko-extract", o.File, o.Line, o.Column, string(o.Rule), o.Ref))
+			}
 			if _, first := seen.Add(o.Ref); first || c.Bool("no-dedupe") {
 				found = append(found, o)
 			}

@@ -24,18 +24,14 @@ import (
 )
 
 func main() {
-	if err := app().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "ko-rewrite: %v\n", err)
-		os.Exit(1)
-	}
+	clisel.Exit("ko-rewrite", app().Run(clisel.HelpVersionWords(os.Args)))
 }
 
 func app() *cli.App {
 	return &cli.App{
 		Name:      "ko-rewrite",
 		Usage:     "write replacement image references into Kubernetes YAML, byte for byte",
-		UsageText: "ko-rewrite -f FILE --images FILE|- [-i] [--allow-repo-change] [--prefix REPO]... [--all]",
-		Version:   clisel.Version(),
+		UsageText: "ko-rewrite -f FILE --images FILE|- [-i] [--allow-repo-change] [--prefix REPO]... [--all] [-v]",
 		Description: `Walks the same YAML with the same walker and selection flags as ko-extract and
 replaces the selected references. Only the bytes of the references change:
 comments, indentation, quoting, flow style, document markers, CRLF, a BOM and a
@@ -70,15 +66,21 @@ EXAMPLES
 ` + clisel.SelectionHelp + `
 
 EXIT STATUS
-   0 when written (also when nothing changed); 1 on any refusal or error, with nothing written.`,
-		Flags: append(clisel.Flags(),
+   0 when written (also when nothing changed); 1 on any refusal or error, with nothing written;
+   2 on bad usage (an unknown flag, an argument, a missing --images); 130 (SIGINT) or 143 (SIGTERM)
+   when interrupted before writing, with nothing written (with -i, between files: the rest untouched).`,
+		Flags: append(append(clisel.Flags(),
 			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
 			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
 			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
-		),
-		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
-		Action:          run,
+			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
+			clisel.VersionFlag(),
+		), clisel.DocFlags()...),
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		OnUsageError:         clisel.UsageError,
+		Action:               run,
 	}
 }
 
@@ -99,10 +101,17 @@ func run(c *cli.Context) error {
 	interrupted := func() error {
 		select {
 		case s := <-sig:
-			return fmt.Errorf("interrupted (%v)", s)
+			return interruptedBy(s)
 		default:
 			return nil
 		}
+	}
+	if c.Bool("version") {
+		clisel.PrintVersion(c)
+		return nil
+	}
+	if ok, err := clisel.Docs(c); ok {
+		return err
 	}
 
 	sel, err := clisel.FromContext(c)
@@ -112,18 +121,18 @@ func run(c *cli.Context) error {
 	inPlace := c.Bool("in-place")
 	imagesArg := c.String("images")
 	if imagesArg == "" {
-		return fmt.Errorf("--images FILE|- is required: the replacement stream (see --help)")
+		return clisel.Usagef("--images FILE|- is required: the replacement stream (see --help)")
 	}
 	for _, in := range sel.Inputs {
 		if in.Name == yamlwalk.Stdin && imagesArg == "-" {
-			return fmt.Errorf("the YAML and the --images stream cannot both be standard input")
+			return clisel.Usagef("the YAML and the --images stream cannot both be standard input")
 		}
 		if in.Name == yamlwalk.Stdin && inPlace {
-			return fmt.Errorf("--in-place needs files, not standard input")
+			return clisel.Usagef("--in-place needs files, not standard input")
 		}
 	}
 	if len(sel.Inputs) > 1 && !inPlace {
-		return fmt.Errorf("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
+		return clisel.Usagef("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
 	}
 	if inPlace {
 		if err := checkSymlinks(c.StringSlice("filename"), sel.Inputs); err != nil {
@@ -138,7 +147,14 @@ func run(c *cli.Context) error {
 		if err := interrupted(); err != nil {
 			return fmt.Errorf("%w; nothing written", err)
 		}
-		src, err := in.Read(os.Stdin)
+		var src []byte
+		err := readOrInterrupt(sig, func() (err error) {
+			if in.Name == yamlwalk.Stdin && clisel.IsTerminal(os.Stdin) {
+				fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
+			}
+			src, err = in.Read(os.Stdin)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -162,13 +178,29 @@ func run(c *cli.Context) error {
 		defer f.Close()
 		imgR = f
 	}
-	img, err := rewrite.ParseImages(imgR)
+	var img *rewrite.Images
+	err = readOrInterrupt(sig, func() (err error) {
+		if imagesArg == "-" && clisel.IsTerminal(os.Stdin) {
+			fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)")
+		}
+		img, err = rewrite.ParseImages(imgR)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	plan, err := rewrite.Plan(all, img, c.Bool("allow-repo-change"))
 	if err != nil {
 		return err
+	}
+	if c.Bool("verbose") {
+		for _, o := range all {
+			to, ok := plan[o.Ref]
+			if !ok {
+				to = o.Ref + " (kept)"
+			}
+			fmt.Fprintln(c.App.ErrWriter, clisel.Selected("ko-rewrite", o.File, o.Line, o.Column, string(o.Rule), o.Ref+" -> "+to))
+		}
 	}
 
 	// Phase 3: splice and verify every file, still writing nothing.
@@ -246,4 +278,37 @@ func checkSymlinks(args []string, ins []yamlwalk.Input) error {
 		}
 	}
 	return nil
+}
+
+// interruptedBy is the error for a signal before anything was written: exit
+// status 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+func interruptedBy(s os.Signal) error {
+	code := clisel.ExitInterrupted + int(syscall.SIGINT)
+	if n, ok := s.(syscall.Signal); ok {
+		code = clisel.ExitInterrupted + int(n)
+	}
+	name := s.String()
+	switch s {
+	case os.Interrupt:
+		name = "SIGINT"
+	case syscall.SIGTERM:
+		name = "SIGTERM"
+	}
+	return &clisel.StatusError{Code: code, Err: fmt.Errorf("interrupted (%s)", name)}
+}
+
+// readOrInterrupt runs read, which may block on a terminal or a pipe that
+// never ends, and returns early when a signal arrives: a person who typed
+// Ctrl-C at ko-rewrite waiting for --images - gets their shell back (exit
+// 130), with nothing written. The read goroutine is abandoned; the process
+// exits right after.
+func readOrInterrupt(sig <-chan os.Signal, read func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- read() }()
+	select {
+	case err := <-done:
+		return err
+	case s := <-sig:
+		return fmt.Errorf("%w; nothing written", interruptedBy(s))
+	}
 }

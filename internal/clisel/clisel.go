@@ -6,6 +6,7 @@ package clisel
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -44,11 +45,11 @@ func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
 // FromContext reads the flags. Warnings go to stderr.
 func FromContext(c *cli.Context) (*Selection, error) {
 	if c.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: give inputs with -f", c.Args().First())
+		return nil, Usagef("unexpected argument %q: give inputs with -f", c.Args().First())
 	}
 	prefixes := c.StringSlice("prefix")
 	if c.Bool("all") && len(prefixes) > 0 {
-		return nil, fmt.Errorf("--all and --prefix contradict each other: --all selects without prefixes")
+		return nil, Usagef("--all and --prefix contradict each other: --all selects without prefixes")
 	}
 	if len(prefixes) == 0 && !c.Bool("all") {
 		if r := os.Getenv("KO_DOCKER_REPO"); r != "" {
@@ -61,7 +62,7 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	}
 	for _, p := range prefixes {
 		if r, ok := refs.Parse(strings.TrimSuffix(p, "/")); !ok || r.Tag != "" || r.Digest != "" {
-			return nil, fmt.Errorf("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
+			return nil, Usagef("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
 		}
 	}
 	ins, err := yamlwalk.Inputs(c.StringSlice("filename"), c.Bool("recursive"))
@@ -70,15 +71,15 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	}
 	errw := c.App.ErrWriter
 	warn := func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) }
+	if !c.Bool("recursive") {
+		for _, a := range c.StringSlice("filename") {
+			if msg := notWalked(a); msg != "" {
+				warn(msg)
+			}
+		}
+	}
 	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
 	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
-}
-
-// UsageError reports a bad command line without printing the help to
-// stdout: stdout is the data stream of a pipeline, and help text there would
-// be read as references (or land in the rewritten YAML).
-func UsageError(c *cli.Context, err error, _ bool) error {
-	return fmt.Errorf("%w (see --help)", err)
 }
 
 // version is set by the Makefile (-ldflags -X) to `git describe` output.
@@ -129,3 +130,53 @@ const SelectionHelp = `SELECTION RULES
    index.docker.io/acme and acme are one prefix, which holds acme/app.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
    Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`
+
+// notWalked says, for a directory given without -R, how many of its
+// subdirectories hold YAML that -R would walk; "" when none does (or arg is
+// not a directory). Counting uses the walker's own rules (yamlwalk.Inputs
+// with recursion), so the number is what -R would add.
+func notWalked(arg string) string {
+	if arg == "-" {
+		return ""
+	}
+	if fi, err := os.Stat(arg); err != nil || !fi.IsDir() {
+		return ""
+	}
+	flat, err := yamlwalk.Inputs([]string{arg}, false)
+	if err != nil {
+		return ""
+	}
+	deep, err := yamlwalk.Inputs([]string{arg}, true)
+	if err != nil {
+		return ""
+	}
+	inFlat := map[string]bool{}
+	for _, in := range flat {
+		inFlat[in.Name] = true
+	}
+	subdirs := map[string]bool{}
+	files := 0
+	for _, in := range deep {
+		if inFlat[in.Name] {
+			continue
+		}
+		rel, err := filepath.Rel(arg, in.Name)
+		if err != nil {
+			continue
+		}
+		files++
+		subdirs[strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]] = true
+	}
+	if files == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s with %s not walked; give -R to walk them",
+		arg, plural(len(subdirs), "subdirectory", "subdirectories"), plural(files, "YAML file", "YAML files"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,326 @@
+package e2e
+
+import (
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// recipe is one ```sh block of README.md's Recipes section and the bold
+// title before it.
+type recipe struct {
+	title, script string
+}
+
+// readmeRecipes extracts the shell blocks of the Recipes section exactly as
+// printed. A fenced block without a language there is an error: every shell
+// block must be marked sh so that none escapes this test.
+func readmeRecipes(t *testing.T) []recipe {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(suite.root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "\n## Recipes\n")
+	if start < 0 {
+		t.Fatal("README.md has no ## Recipes section")
+	}
+	section := text[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	var out []recipe
+	title := ""
+	lines := strings.Split(section, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if m := regexp.MustCompile(`^\*\*([^*]+)\*\*`).FindStringSubmatch(l); m != nil {
+			title = m[1]
+		}
+		if !strings.HasPrefix(l, "```") {
+			continue
+		}
+		lang := strings.TrimPrefix(l, "```")
+		var body []string
+		for i++; i < len(lines) && lines[i] != "```"; i++ {
+			body = append(body, lines[i])
+		}
+		switch lang {
+		case "sh":
+			out = append(out, recipe{title: title, script: strings.Join(body, "\n") + "\n"})
+		case "yaml":
+		default:
+			t.Errorf("README Recipes, %q: a block marked %q; mark shell blocks sh (they run in this test) and YAML yaml", title, lang)
+		}
+	}
+	return out
+}
+
+// TestReadmeRecipes runs every shell block of the README's Recipes section
+// as printed, with KO_DOCKER_REPO set as the section says, each in a fresh
+// directory holding what the recipe works on, and checks what a user would.
+func TestReadmeRecipes(t *testing.T) {
+	need(t)
+	checks := map[string]func(t *testing.T, script string){
+		"The GitOps loop":          recipeGitOps,
+		"Preview":                  recipePreview,
+		"Only some images":         recipeFilter,
+		"Helm values with markers": recipeHelm,
+		"A whole tree":             recipeTree,
+	}
+	recipes := readmeRecipes(t)
+	seen := map[string]bool{}
+	for _, r := range recipes {
+		check, ok := checks[r.title]
+		if !ok {
+			t.Errorf("README recipe %q has no check in recipes_test.go: add one", r.title)
+			continue
+		}
+		seen[r.title] = true
+		t.Run(r.title, func(t *testing.T) { check(t, r.script) })
+	}
+	for title := range checks {
+		if !seen[title] {
+			t.Errorf("recipe %q is checked here but has no sh block in README.md", title)
+		}
+	}
+}
+
+// newRef finds app's reference in text and checks it is not ko's original.
+func newRef(t *testing.T, text, app string) string {
+	t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(suite.host+"/apps/"+app)+`@sha256:[0-9a-f]{64}`).FindAllString(text, -1)
+	if len(m) == 0 {
+		t.Fatalf("no %s reference in\n%s", app, text)
+	}
+	return m[0]
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func recipePreview(t *testing.T, script string) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "release.yaml"), suite.release)
+	before, err := suite.reg.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := shell(t, dir, script)
+	if p.code != 1 {
+		t.Fatalf("exit %d, want 1 (diff: there is something to rebase); stderr %s", p.code, p.stderr)
+	}
+	for _, app := range appNames {
+		old := suite.apps[app]
+		if !strings.Contains(p.stdout, "\n-") || !strings.Contains(p.stdout, old) {
+			t.Errorf("the diff does not remove %s:\n%s", old, p.stdout)
+		}
+		if n := newRef(t, strings.ReplaceAll(p.stdout, old, ""), app); n == old {
+			t.Errorf("%s not rebased in the diff", app)
+		}
+	}
+	if regexp.MustCompile(`(?m)^[-+] .*nginx`).MatchString(p.stdout) {
+		t.Errorf("the diff touches nginx:\n%s", p.stdout)
+	}
+	after, err := suite.reg.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(before, after) {
+		t.Errorf("the preview wrote to the registry: %s", snapshotDiff(before, after))
+	}
+	if got := readFile(t, filepath.Join(dir, "release.yaml")); got != string(suite.release) {
+		t.Error("the preview changed release.yaml")
+	}
+}
+
+func recipeFilter(t *testing.T, script string) {
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "release.yaml")
+	writeFile(t, rel, suite.release)
+	p := shell(t, dir, "set -e\n"+script)
+	if p.code != 0 {
+		t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+	}
+	if got := readFile(t, filepath.Join(dir, "old.txt")); got != suite.apps["hello"]+"\n" {
+		t.Errorf("old.txt = %q, want hello alone (greeter filtered out)", got)
+	}
+	got := readFile(t, rel)
+	hello := newRef(t, readFile(t, filepath.Join(dir, "new.txt")), "hello")
+	want := strings.ReplaceAll(string(suite.release), suite.apps["hello"], hello)
+	if hello == suite.apps["hello"] || got != want {
+		t.Errorf("release.yaml: want hello rebased to %s and nothing else changed (greeter kept):\n%s", hello, got)
+	}
+}
+
+func recipeHelm(t *testing.T, script string) {
+	dir := t.TempDir()
+	// The README's values.yaml, pointed at the app ko pushed as hello:latest.
+	values := "image:\n" +
+		"  repository: " + suite.host + "/apps/hello" + ` # {"$rebase": "app:name"}` + "\n" +
+		`  tag: latest                  # {"$rebase": "app:tag"}` + "\n"
+	writeFile(t, filepath.Join(dir, "values.yaml"), []byte(values))
+	p := shell(t, dir, script)
+	if p.code != 0 {
+		t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+	}
+	got := readFile(t, filepath.Join(dir, "values.yaml"))
+	m := regexp.MustCompile(`(?m)^  tag: latest@(sha256:[0-9a-f]{64})                  # \{"\$rebase": "app:tag"\}$`).FindStringSubmatch(got)
+	if m == nil || !strings.Contains(got, "  repository: "+suite.host+"/apps/hello"+` # {"$rebase": "app:name"}`+"\n") {
+		t.Fatalf("values.yaml is not as the recipe's comment says (tag: TAG@sha256:<rebased digest>):\n%s", got)
+	}
+	if strings.HasSuffix(suite.apps["hello"], m[1]) {
+		t.Errorf("the tag was pinned to ko's original digest, not a rebased one")
+	}
+}
+
+func recipeTree(t *testing.T, script string) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "deploy", "release.yaml"), suite.release)
+	sub := "image: " + suite.apps["greeter"] + "\n"
+	writeFile(t, filepath.Join(dir, "deploy", "jobs", "greeter.yaml"), []byte(sub))
+	p := shell(t, dir, script)
+	if p.code != 0 {
+		t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+	}
+	if s := summaryLine(p.stderr); s != "rebased 2, up to date 0, skipped 0, failed 0" {
+		t.Errorf("summary %q", s)
+	}
+	rel := readFile(t, filepath.Join(dir, "deploy", "release.yaml"))
+	hello, greeter := newRef(t, rel, "hello"), newRef(t, rel, "greeter")
+	want := strings.ReplaceAll(strings.ReplaceAll(string(suite.release), suite.apps["hello"], hello), suite.apps["greeter"], greeter)
+	if hello == suite.apps["hello"] || greeter == suite.apps["greeter"] || rel != want {
+		t.Errorf("deploy/release.yaml: want both apps rebased and nothing else changed:\n%s", rel)
+	}
+	if got := readFile(t, filepath.Join(dir, "deploy", "jobs", "greeter.yaml")); got != "image: "+greeter+"\n" {
+		t.Errorf("deploy/jobs/greeter.yaml = %q, want greeter rebased to %s", got, greeter)
+	}
+}
+
+// recipeGitOps runs examples/gitops-rebase.sh in a clone of a manifests
+// repository, as a scheduled job would: a day with new bases (commit and
+// push, exit 0), a quiet day (nothing committed, exit 0), and a day when an
+// image fails (nothing rewritten or committed, exit 1).
+func recipeGitOps(t *testing.T, script string) {
+	gitRepo := func(t *testing.T, files map[string]string) (work, remote string) {
+		t.Helper()
+		top := t.TempDir()
+		remote, work = filepath.Join(top, "remote.git"), filepath.Join(top, "work")
+		for name, content := range files {
+			writeFile(t, filepath.Join(work, name), []byte(content))
+		}
+		sh, err := os.ReadFile(filepath.Join(suite.root, "examples", "gitops-rebase.sh"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(work, "examples", "gitops-rebase.sh"), sh)
+		if err := os.Chmod(filepath.Join(work, "examples", "gitops-rebase.sh"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		git(t, top, "init", "-q", "--bare", "-b", "main", remote)
+		git(t, work, "init", "-q", "-b", "main")
+		git(t, work, "config", "user.name", "rebase bot")
+		git(t, work, "config", "user.email", "bot@example.com")
+		git(t, work, "add", ".")
+		git(t, work, "commit", "-q", "-m", "manifests")
+		git(t, work, "remote", "add", "origin", remote)
+		git(t, work, "push", "-q", "-u", "origin", "main")
+		return work, remote
+	}
+	commits := func(t *testing.T, remote string) string {
+		return git(t, remote, "rev-list", "--count", "main")
+	}
+
+	t.Run("new bases: commit and push", func(t *testing.T) {
+		work, remote := gitRepo(t, map[string]string{
+			"deploy/release.yaml":      string(suite.release),
+			"deploy/jobs/greeter.yaml": "image: " + suite.apps["greeter"] + "\n",
+		})
+		p := shell(t, work, script)
+		if p.code != 0 || !strings.HasPrefix(p.stdout, "gitops-rebase: committed and pushed ") {
+			t.Fatalf("exit %d, stdout %q; stderr %s", p.code, p.stdout, p.stderr)
+		}
+		if n := commits(t, remote); n != "2" {
+			t.Errorf("remote has %s commits, want 2 (the manifests, the rebase)", n)
+		}
+		pushed := git(t, remote, "show", "main:deploy/release.yaml")
+		if hello := newRef(t, pushed, "hello"); hello == suite.apps["hello"] {
+			t.Errorf("the pushed release.yaml still names ko's hello")
+		}
+		if g := git(t, remote, "show", "main:deploy/jobs/greeter.yaml"); strings.Contains(g, suite.apps["greeter"]) {
+			t.Errorf("deploy/jobs/greeter.yaml not rebased: %s", g)
+		}
+		if s := git(t, work, "status", "--porcelain"); s != "" {
+			t.Errorf("the work tree is not clean after the job:\n%s", s)
+		}
+
+		// The next day nothing moved: success, nothing committed.
+		p = shell(t, work, script)
+		if p.code != 0 || p.stdout != "gitops-rebase: nothing to rebase\n" {
+			t.Errorf("quiet day: exit %d, stdout %q; stderr %s", p.code, p.stdout, p.stderr)
+		}
+		if n := commits(t, remote); n != "2" {
+			t.Errorf("quiet day: remote has %s commits, want still 2", n)
+		}
+	})
+
+	t.Run("an image fails: nothing rewritten, nothing pushed", func(t *testing.T) {
+		gone := suite.host + "/apps/gone@sha256:" + strings.Repeat("0", 64)
+		work, remote := gitRepo(t, map[string]string{
+			"deploy/release.yaml": string(suite.release),
+			"deploy/gone.yaml":    "image: " + gone + "\n",
+		})
+		p := shell(t, work, script)
+		if p.code != 1 || !strings.Contains(p.stderr, gone+": error: ") ||
+			!strings.HasSuffix(p.stderr, "gitops-rebase: an image failed (see above); nothing rewritten, nothing committed\n") {
+			t.Fatalf("exit %d, want 1 with the failed line named; stderr %s", p.code, p.stderr)
+		}
+		if s := git(t, work, "status", "--porcelain"); s != "" {
+			t.Errorf("the work tree changed:\n%s", s)
+		}
+		if n := commits(t, remote); n != "1" {
+			t.Errorf("remote has %s commits, want 1 (nothing pushed)", n)
+		}
+	})
+
+	t.Run("no KO_DOCKER_REPO: refuses to start", func(t *testing.T) {
+		work, _ := gitRepo(t, map[string]string{"deploy/release.yaml": string(suite.release)})
+		p := shell(t, work, "unset KO_DOCKER_REPO\n"+script)
+		if p.code != 2 || p.stderr != "gitops-rebase: set KO_DOCKER_REPO to the repository your images are under (as for ko: KO_DOCKER_REPO=ghcr.io/acme)\n" {
+			t.Errorf("exit %d, stderr %q", p.code, p.stderr)
+		}
+	})
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}

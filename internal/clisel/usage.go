@@ -1,0 +1,234 @@
+package clisel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses shared by the three binaries.
+const (
+	ExitFailed      = 1   // the work failed (invalid input, a refusal, a failed line)
+	ExitUsage       = 2   // bad command line: flags, arguments, their values
+	ExitInterrupted = 128 // + the signal: 130 for SIGINT, 143 for SIGTERM
+)
+
+// StatusError carries the exit status an error should end the process with.
+// It deliberately does not implement cli.ExitCoder: urfave/cli would call
+// os.Exit itself, from inside Run, where tests run the app.
+type StatusError struct {
+	Code int
+	Err  error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Usage marks err as a usage error: exit status 2.
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StatusError{Code: ExitUsage, Err: err}
+}
+
+// Usagef is Usage(fmt.Errorf(format, args...)).
+func Usagef(format string, args ...any) error { return Usage(fmt.Errorf(format, args...)) }
+
+// Status is the exit status for err: 0 for nil, a StatusError's code, else 1.
+func Status(err error) int {
+	if err == nil {
+		return 0
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return ExitFailed
+}
+
+// Exit prints err, prefixed with the program name, on stderr and exits with
+// its status. A nil err exits 0.
+func Exit(prog string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+	}
+	os.Exit(Status(err))
+}
+
+// UsageError reports a bad command line without printing the help to
+// stdout: stdout is the data stream of a pipeline, and help text there would
+// be read as references (or land in the rewritten YAML). It says what to do
+// next: the flag meant for a mistyped one, the form a duration takes.
+// The error is a usage error (exit status 2).
+func UsageError(c *cli.Context, err error, _ bool) error {
+	return Usage(fmt.Errorf("%s (see --help)", explainFlagError(c, err)))
+}
+
+var (
+	undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+	invalidValue  = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]+): `)
+)
+
+// explainFlagError rewords the flag package's errors for a person.
+func explainFlagError(c *cli.Context, err error) string {
+	msg := err.Error()
+	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
+		given := m[1]
+		dash := "--"
+		if len(given) == 1 {
+			dash = "-"
+		}
+		s := fmt.Sprintf("unknown flag %s%s", dash, given)
+		if best := suggestFlag(given, flagNames(c)); best != "" {
+			s += fmt.Sprintf(": did you mean %s?", dashed(best))
+		}
+		return s
+	}
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		val, fname := m[1], m[2]
+		if f := findFlag(c, fname); f != nil {
+			if _, ok := f.(*cli.DurationFlag); ok {
+				return fmt.Sprintf("%s %q is not a duration: give a number with a unit, like 30s, 10m or 1h30m", dashed(fname), val)
+			}
+			if _, ok := f.(*cli.IntFlag); ok {
+				return fmt.Sprintf("%s %q is not a whole number", dashed(fname), val)
+			}
+		}
+		return fmt.Sprintf("%s %q: invalid value", dashed(fname), val)
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Sprintf("%s needs a value", dashed(strings.TrimLeft(rest, "-")))
+	}
+	return msg
+}
+
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+func flagNames(c *cli.Context) []string {
+	var names []string
+	if c == nil || c.App == nil {
+		return nil
+	}
+	for _, f := range c.App.Flags {
+		names = append(names, f.Names()...)
+	}
+	return append(names, "help")
+}
+
+func findFlag(c *cli.Context, name string) cli.Flag {
+	if c == nil || c.App == nil {
+		return nil
+	}
+	for _, f := range c.App.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// suggestFlag picks the long flag a mistyped one most likely meant: the
+// same name with '_' for '-' or without the dashes (crane's --old_base,
+// --dryrun), else the closest by edit distance, if close enough.
+func suggestFlag(given string, names []string) string {
+	norm := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+	}
+	for _, n := range names {
+		if len(n) > 1 && norm(n) == norm(given) {
+			return n
+		}
+	}
+	best, bestD := "", 3
+	if len(given) <= 4 {
+		bestD = 2
+	}
+	for _, n := range names {
+		if len(n) < 2 {
+			continue
+		}
+		if d := editDistance(norm(given), norm(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// HelpVersionWords turns `PROG help` and `PROG version`, the only argument,
+// into --help and --version, as crane, ko and kubectl users type them. A file
+// so named is still read as ./help.
+func HelpVersionWords(args []string) []string {
+	if len(args) == 2 {
+		switch args[1] {
+		case "help":
+			return []string{args[0], "--help"}
+		case "version":
+			return []string{args[0], "--version"}
+		}
+	}
+	return args
+}
+
+// VersionFlag is --version, long only: -v is --verbose in all three tools.
+func VersionFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+}
+
+// VerboseFlag is -v/--verbose.
+func VerboseFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: usage}
+}
+
+// PrintVersion prints "PROG version V" on stdout.
+func PrintVersion(c *cli.Context) {
+	fmt.Fprintln(c.App.Writer, c.App.Name, "version", Version())
+}
+
+// IsTerminal reports whether r is a terminal (a character device), the
+// case where a person, not a pipe, is expected to type the input.
+func IsTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Selected is the -v line for one selection: FILE:LINE:COL: rule RULE: REF.
+func Selected(prog, file string, line, col int, rule, ref string) string {
+	return fmt.Sprintf("%s: %s:%d:%d: %s: %s", prog, file, line, col, rule, ref)
+}
