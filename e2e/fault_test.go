@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rebasekit/rebasekit/internal/faultproxy"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -56,14 +57,16 @@ func TestFlakyDockerRegistry(t *testing.T) {
 	in := strings.Join(apps, "\n") + "\n"
 
 	rebaser := func(opts ...rebase.Option) *rebase.Rebaser {
-		return rebase.New(append([]rebase.Option{
+		r, err := rebase.New(append([]rebase.Option{
 			rebase.WithKeychain(authn.NewMultiKeychain()),
 			rebase.WithRetryBackoff(remote.Backoff{Duration: 2 * time.Millisecond, Factor: 1.5, Steps: 14}),
 			rebase.WithTimeout(time.Minute),
 		}, opts...)...)
+		must(err)
+		return r
 	}
 	var want bytes.Buffer
-	if sum, err := rebaser(rebase.WithDryRun(true)).Stream(ctx, strings.NewReader(in), &want, nil); err != nil || sum.Rebased != len(apps) {
+	if sum, err := (linestream.Stream{}).Run(ctx, rebaser(rebase.WithDryRun(true)), strings.NewReader(in), &want); err != nil || sum.Rebased != len(apps) {
 		t.Fatalf("dry run: %s %v", sum, err)
 	}
 
@@ -71,11 +74,11 @@ func TestFlakyDockerRegistry(t *testing.T) {
 	px.ResetStats()
 	var out bytes.Buffer
 	start := time.Now()
-	sum, err := rebaser(rebase.WithJobs(1)).Stream(ctx, strings.NewReader(in), &out, func(_ int, res rebase.Result) {
+	sum, err := linestream.Stream{Jobs: 1, Each: func(_ int, res rebase.Result) {
 		if res.Action != rebase.Rebased {
 			t.Errorf("%s: %s (%s)", res.Input, res.Action, res.Reason)
 		}
-	})
+	}}.Run(ctx, rebaser(rebase.WithJobs(1)), strings.NewReader(in), &out)
 	must(err)
 	st := px.Stats()
 	t.Logf("docker-registry behind faults: %s in %s; %s", sum, time.Since(start).Round(time.Millisecond), st)

@@ -99,7 +99,7 @@ func failureLines(res rebase.Result, verbose bool) string {
 		}
 		return s
 	}
-	return res.Message(verbose)
+	return resultMessage(res, verbose)
 }
 
 // looksLikeYAML: a line no reference can be (references hold no blanks and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
@@ -89,7 +89,7 @@ func TestPipelineLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep rebase.Summary
+	var rep linestream.Summary
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
@@ -14,7 +15,7 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	shown bool
-	sum   rebase.Summary
+	sum   linestream.Summary
 }
 
 func newProgress(w io.Writer) *progress {

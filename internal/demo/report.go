@@ -8,13 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 )
 
 // readReport reads crane-rebase-stream's --report file. It decodes into the
 // engine's own types, so the demo breaks at compile time if they change.
-func readReport(path string) (rebase.Summary, error) {
-	var s rebase.Summary
+func readReport(path string) (linestream.Summary, error) {
+	var s linestream.Summary
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return s, err
@@ -26,7 +26,7 @@ func readReport(path string) (rebase.Summary, error) {
 }
 
 // printTable shows one row per platform of every image in the report.
-func printTable(out io.Writer, s rebase.Summary) {
+func printTable(out io.Writer, s linestream.Summary) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tOLD BASE\tNEW BASE\tRESULT\tTIME")
 	for _, r := range s.Results {

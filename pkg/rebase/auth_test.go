@@ -190,7 +190,7 @@ func TestTokenAuthRegistry(t *testing.T) {
 	reg.mu.Unlock()
 	kc := staticKeychain{reg.Host: &authn.Basic{Username: tokenUser, Password: tokenPassword}}
 	var out strings.Builder
-	sum, err := newRebaser(rebase.WithKeychain(kc)).Stream(ctx, strings.NewReader(strings.Join(apps, "\n")+"\n"), &out, func(_ int, res rebase.Result) {
+	sum, err := streamLines(newRebaser(rebase.WithKeychain(kc)), 8)(ctx, strings.NewReader(strings.Join(apps, "\n")+"\n"), &out, func(_ int, res rebase.Result) {
 		if res.Action != rebase.Rebased {
 			t.Errorf("%s: %s (%s)", res.Input, res.Action, res.Reason)
 		}

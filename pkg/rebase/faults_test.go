@@ -111,7 +111,7 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 
 	// What a fault-free run would print.
 	var want bytes.Buffer
-	sum, err := patient(rebase.WithDryRun(true)).Stream(f.ctx, strings.NewReader(in), &want, nil)
+	sum, err := streamLines(patient(rebase.WithDryRun(true)), 8)(f.ctx, strings.NewReader(in), &want, nil)
 	if err != nil || sum.Rebased != len(apps) {
 		t.Fatalf("dry run: %s, %v", sum, err)
 	}
@@ -124,7 +124,7 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 	x.proxy.ResetStats()
 	var out bytes.Buffer
 	start := time.Now()
-	sum, err = patient(rebase.WithJobs(jobs)).Stream(f.ctx, strings.NewReader(in), &out, func(_ int, res rebase.Result) {
+	sum, err = streamLines(patient(rebase.WithJobs(jobs)), jobs)(f.ctx, strings.NewReader(in), &out, func(_ int, res rebase.Result) {
 		if res.Action != rebase.Rebased {
 			t.Errorf("%s: %s: %s", res.Input, res.Action, res.Reason)
 		}
@@ -153,7 +153,7 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 	// Rebasing the output again, under faults: all up to date, nothing pushed.
 	f.proxy.Set(faults)
 	x.proxy.Set(xfaults)
-	sum, err = patient(rebase.WithJobs(jobs)).Stream(f.ctx, strings.NewReader(out.String()), io.Discard, nil)
+	sum, err = streamLines(patient(rebase.WithJobs(jobs)), jobs)(f.ctx, strings.NewReader(out.String()), io.Discard, nil)
 	if err != nil || sum.UpToDate != len(apps) {
 		t.Errorf("second run: %s, %v", sum, err)
 	}
@@ -176,7 +176,7 @@ func TestRegistryDown(t *testing.T) {
 	var out bytes.Buffer
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
-	sum, err := patient(rebase.WithTimeout(timeout)).Stream(context.Background(), strings.NewReader(in), &out, func(_ int, res rebase.Result) {
+	sum, err := streamLines(patient(rebase.WithTimeout(timeout)), 8)(context.Background(), strings.NewReader(in), &out, func(_ int, res rebase.Result) {
 		if res.Action != rebase.Failed || !strings.HasPrefix(res.Reason, "timed out after 300ms: image: ") || !strings.HasSuffix(res.Reason, "context deadline exceeded") {
 			t.Errorf("%s: %s (%s), want failed: timed out after 300ms: image: ...", res.Input, res.Action, res.Reason)
 		}
@@ -257,7 +257,11 @@ func TestTLSVerified(t *testing.T) {
 	}}
 	in := "registry.example.com/app:v1"
 	start := time.Now()
-	res := rebase.New(rebase.WithKeychain(authn.NewMultiKeychain()), rebase.WithTransport(tr)).Rebase(context.Background(), in) // default retry policy
+	r, err := rebase.New(rebase.WithKeychain(authn.NewMultiKeychain()), rebase.WithTransport(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Rebase(context.Background(), in) // default retry policy
 	if res.Action != rebase.Failed || res.Output != in || !strings.Contains(res.Reason, "x509: certificate signed by unknown authority") {
 		t.Errorf("self-signed registry: %s %q (%s), want failed on the certificate", res.Action, res.Output, res.Reason)
 	}

@@ -193,8 +193,8 @@ func TestOverrideBases(t *testing.T) {
 			t.Errorf("second run wrote %v", wr)
 		}
 	}
-	if bad := rebase.New(rebase.WithOldBase("x")).Rebase(w.ctx, app); bad.Action != rebase.Failed {
-		t.Errorf("only --old-base: %s", bad.Action)
+	if _, err := rebase.New(rebase.WithOldBase("x")); err == nil || err.Error() != "give both the old base and the new base, or neither" {
+		t.Errorf("only an old base: New says %v", err)
 	}
 }
 
@@ -277,8 +277,8 @@ func TestReportsReferrers(t *testing.T) {
 	if len(res.Referrers) != 1 || !strings.HasSuffix(res.Referrers[0], ":"+sig) {
 		t.Errorf("referrers %v, want the .sig tag", res.Referrers)
 	}
-	if !strings.Contains(res.Message(false), "re-sign") {
-		t.Errorf("message %q does not tell to re-sign", res.Message(false))
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "re-sign") {
+		t.Errorf("warnings %q do not tell to re-sign", res.Warnings)
 	}
 	if got := w.get(w.ref("app:" + sig)).Digest.String(); got != digestOf(child) {
 		t.Errorf("the signature tag moved")
@@ -394,7 +394,7 @@ func TestReportsReferrersFromTheAPI(t *testing.T) {
 	w.tag("base:v2", "base:stable")
 
 	reg.Reset()
-	sum, err := newRebaser(rebase.WithJobs(3)).Stream(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
+	sum, err := streamLines(newRebaser(rebase.WithJobs(3)), 3)(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
 	if err != nil || sum.Rebased != len(apps) {
 		t.Fatalf("%s %v", sum, err)
 	}
@@ -474,7 +474,7 @@ func TestReferrersErrorStaysWithItsImage(t *testing.T) {
 		}
 		return http.DefaultTransport.RoundTrip(req)
 	})
-	sum, err := newRebaser(rebase.WithJobs(1), rebase.WithTransport(deny)).Stream(w.ctx, strings.NewReader(app1+"\n"+app2+"\n"), io.Discard, nil)
+	sum, err := streamLines(newRebaser(rebase.WithJobs(1), rebase.WithTransport(deny)), 1)(w.ctx, strings.NewReader(app1+"\n"+app2+"\n"), io.Discard, nil)
 	if err != nil || sum.Rebased != 2 {
 		t.Fatalf("%s %v", sum, err)
 	}

@@ -33,16 +33,19 @@ func FuzzStreamLines(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		r := rebase.New(
+		r, err := rebase.New(
 			rebase.WithJobs(3),
 			rebase.WithTransport(unreachable{}),
 			rebase.WithRetryBackoff(remote.Backoff{Steps: 1, Duration: time.Millisecond}),
 			rebase.WithReferrers(false),
 		)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if _, err := r.Stream(ctx, strings.NewReader(in), &out, nil); err != nil {
+		if _, err := streamLines(r, 3)(ctx, strings.NewReader(in), &out, nil); err != nil {
 			t.Fatal(err)
 		}
 		inLines := strings.SplitAfter(in, "\n")

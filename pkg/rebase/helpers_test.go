@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -77,7 +79,18 @@ func newRebaser(opts ...rebase.Option) *rebase.Rebaser {
 		rebase.WithKeychain(authn.NewMultiKeychain()), // anonymous: tests never read ~/.docker
 		rebase.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 2}),
 	}, opts...)
-	return rebase.New(opts...)
+	r, err := rebase.New(opts...)
+	if err != nil {
+		panic(err) // the tests' options are right
+	}
+	return r
+}
+
+// streamLines runs crane-rebase-stream's line protocol over r, jobs at a time.
+func streamLines(r *rebase.Rebaser, jobs int) func(context.Context, io.Reader, io.Writer, func(int, rebase.Result)) (linestream.Summary, error) {
+	return func(ctx context.Context, in io.Reader, out io.Writer, each func(int, rebase.Result)) (linestream.Summary, error) {
+		return linestream.Stream{Jobs: jobs, Each: each}.Run(ctx, r, in, out)
+	}
 }
 
 // get fetches a manifest as the registry serves it.

@@ -55,7 +55,7 @@ func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	}
 	g := plainHTTPGuard{inner: http.DefaultTransport}
 	req, _ := http.NewRequest(http.MethodGet, "http://10.0.0.1:5000/v2/", nil)
-	if _, err := g.RoundTrip(req); !errors.Is(err, errPlainHTTP) || retryable(err) {
+	if _, err := g.RoundTrip(req); !errors.Is(err, ErrPlainHTTP) || retryable(err) {
 		t.Errorf("plain HTTP to 10.0.0.1 without --insecure: %v, want refused, not retried", err)
 	}
 	// With --insecure, or to loopback, the request goes through.

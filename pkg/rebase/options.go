@@ -1,6 +1,8 @@
 package rebase
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -33,6 +35,19 @@ type options struct {
 	stop        <-chan struct{}
 }
 
+// validate checks what the options say together, once, in New.
+func (o *options) validate() error {
+	switch {
+	case (o.oldBase == "") != (o.newBase == ""):
+		return errors.New("give both the old base and the new base, or neither")
+	case o.jobs < 1:
+		return fmt.Errorf("jobs must be at least 1, not %d", o.jobs)
+	case o.timeout < 0:
+		return fmt.Errorf("the timeout must not be negative (0 means no limit), not %s", o.timeout)
+	}
+	return nil
+}
+
 func defaults() options {
 	return options{
 		jobs:        8,
@@ -47,13 +62,7 @@ func defaults() options {
 
 // WithJobs sets how many images Stream works on at once (default 8), and how
 // many platforms of one index are worked on at once.
-func WithJobs(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.jobs = n
-		}
-	}
-}
+func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
 
 // DefaultMaxRequests is how many requests a run has in flight to one
 // registry host at most, unless WithMaxRequests says otherwise.
@@ -131,11 +140,3 @@ func WithLogger(l *log.Logger) Option {
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) { o.remoteOpts = append(o.remoteOpts, opts...) }
 }
-
-// WithStop gives Stream a graceful stop: once stop is closed, Stream takes no
-// new line, answers the lines it has read but not started with their input
-// (failed: interrupted before it started), lets the images in flight finish,
-// and returns. Ending Stream's context instead abandons the images in flight
-// too. The command closes stop on the first SIGINT/SIGTERM and ends the
-// context on the second.
-func WithStop(stop <-chan struct{}) Option { return func(o *options) { o.stop = stop } }

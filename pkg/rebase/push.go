@@ -33,15 +33,8 @@ import (
 // remote.Pusher: the pusher checks every blob with a HEAD before mounting it
 // and uploads configs in four requests; a rebase is mostly mounts, and this
 // halves its requests (see the package tests for the counts).
-func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *plan) (*writer, error) {
-	from := repo
-	for _, pp := range p.platforms {
-		if len(pp.layers) > 0 {
-			from = pp.layers[0].ref.Context()
-			break
-		}
-	}
-	w, err := r.writer(ctx, repo, from)
+func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *Plan) (*writer, error) {
+	w, err := r.writer(ctx, repo, mountSource(repo, p), true)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +49,30 @@ func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *plan) (*wri
 	if len(p.platforms) == 1 && p.platforms[0].newDigest == p.digest {
 		return w, nil // a single image: its manifest is the top
 	}
-	return w, w.putManifest(ctx, p.digest.String(), p.top)
+	return w, w.putManifest(ctx, p.digest.String(), p.manifest)
+}
+
+// mountSource is the repository the new base's layers are mounted from: the
+// base's, or repo itself when nothing is to be mounted.
+func mountSource(repo name.Repository, p *Plan) name.Repository {
+	for _, pp := range p.platforms {
+		if len(pp.layers) > 0 {
+			return pp.layers[0].ref.Context()
+		}
+	}
+	return repo
+}
+
+// client is the authenticated client of a plan's repository for the reads
+// Plan makes with it (the referrers API): the writer Write will push with,
+// or with dry run a reader with pull access only. Both cost the registry
+// the same requests, so a dry run reads exactly what a real run reads.
+func (r *Rebaser) client(ctx context.Context, p *Plan) (*writer, error) {
+	repo := p.ref.Context()
+	if r.o.dryRun {
+		return r.writer(ctx, repo, repo, false)
+	}
+	return r.writer(ctx, repo, mountSource(repo, p), true)
 }
 
 func (w *writer) pushPlatform(ctx context.Context, pp *platformPlan) error {
@@ -90,9 +106,12 @@ type writer struct {
 	blobs  memo[struct{}] // digests known to be in repo
 }
 
-func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository) (*writer, error) {
+func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository, push bool) (*writer, error) {
 	key := repo.Name()
 	scopes := []string{repo.Scope(transport.PushScope)}
+	if !push {
+		key, scopes = "pull|"+key, []string{repo.Scope(transport.PullScope)}
+	}
 	if from.RegistryStr() != repo.RegistryStr() {
 		from = repo
 	} else if from.Name() != repo.Name() {
@@ -364,7 +383,7 @@ func retryable(err error) bool {
 		cert *tls.CertificateVerificationError
 		dns  *net.DNSError
 	)
-	if errors.As(err, &cert) || errors.As(err, &dns) && dns.IsNotFound || errors.Is(err, errPlainHTTP) {
+	if errors.As(err, &cert) || errors.As(err, &dns) && dns.IsNotFound || errors.Is(err, ErrPlainHTTP) {
 		return false
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||

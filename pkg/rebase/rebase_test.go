@@ -251,8 +251,8 @@ func TestAttestationChildDropped(t *testing.T) {
 	if len(res.Dropped) != 1 || !strings.Contains(res.Dropped[0], "attestation-manifest") {
 		t.Errorf("dropped = %v", res.Dropped)
 	}
-	if !strings.Contains(res.Message(false), "warning: dropped index child") {
-		t.Errorf("message %q does not warn about the dropped child", res.Message(false))
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "dropped index child") {
+		t.Errorf("warnings %q do not warn about the dropped child", res.Warnings)
 	}
 	checkRebased(t, w, app, res.Output, w.ref("base:v2"), amd64, arm64)
 }

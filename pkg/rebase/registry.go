@@ -50,10 +50,8 @@ func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
 	)
 }
 
-var errPlainHTTP = errors.New("refusing plain HTTP")
-
 // plainHTTPGuard refuses plain HTTP except to loopback hosts or with
-// --insecure. go-containerregistry also falls back to HTTP for RFC 1918
+// WithInsecure. go-containerregistry also falls back to HTTP for RFC 1918
 // addresses and *.local names; we do not, so credentials and images never
 // cross a network in clear text by surprise.
 type plainHTTPGuard struct {
@@ -63,7 +61,7 @@ type plainHTTPGuard struct {
 
 func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !g.insecure && !isLoopback(req.URL.Hostname()) {
-		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP without --insecure", errPlainHTTP, req.URL.Host)
+		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP unless insecure registries are allowed", ErrPlainHTTP, req.URL.Host)
 	}
 	return g.inner.RoundTrip(req)
 }
@@ -159,97 +157,6 @@ func (r *Rebaser) config(ctx context.Context, repo name.Repository, d v1.Hash) (
 	})
 }
 
-// isNotFound reports whether err is a registry 404 (or the equivalent
-// MANIFEST_UNKNOWN/NAME_UNKNOWN/BLOB_UNKNOWN codes).
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, e := range terr.Errors {
-		switch e.Code {
-		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
-			return true
-		}
-	}
-	return false
-}
-
-// isAuth reports whether err is a 401/403 from the registry.
-func isAuth(err error) bool {
-	var terr *transport.Error
-	return errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden)
-}
-
-// described is a registry error worded for the person reading stderr. It
-// unwraps to the original, for errors.Is/As.
-type described struct {
-	msg string
-	err error
-}
-
-func (d *described) Error() string { return d.msg }
-func (d *described) Unwrap() error { return d.err }
-
-// describe words a registry error for the person reading stderr: what was
-// asked for, then what the registry said, without the request URL and the
-// detail maps of go-containerregistry's errors (map[Name:… Revision:…]).
-func describe(what string, err error) error {
-	var d *described
-	if errors.As(err, &d) {
-		return fmt.Errorf("%s: %w", what, err) // already worded
-	}
-	var dm *DigestMismatchError
-	switch {
-	case errors.As(err, &dm):
-		return &described{fmt.Sprintf("%s: %s", what, dm), err}
-	case isNotFound(err):
-		return &described{fmt.Sprintf("%s not found (%s)", what, registryText(err)), err}
-	case isAuth(err):
-		var terr *transport.Error
-		errors.As(err, &terr)
-		verb := "not authorized"
-		if terr.StatusCode == http.StatusForbidden {
-			verb = "access denied"
-		}
-		return &described{fmt.Sprintf("%s: %s (%s): check the credentials for %s in the docker config (docker login, credential helpers, DOCKER_CONFIG)",
-			what, verb, registryText(err), registryOf(terr)), err}
-	}
-	return &described{fmt.Sprintf("%s: %s", what, registryText(err)), err}
-}
-
-// registryText is what a registry error says: the status and the error
-// codes with their messages ("404 Not Found: MANIFEST_UNKNOWN: manifest
-// unknown"); other errors as they are.
-func registryText(err error) string {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return err.Error()
-	}
-	s := fmt.Sprintf("%d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
-	for i, d := range terr.Errors {
-		sep := ": "
-		if i > 0 {
-			sep = "; "
-		}
-		s += sep + string(d.Code)
-		if d.Message != "" {
-			s += ": " + d.Message
-		}
-	}
-	return s
-}
-
-func registryOf(terr *transport.Error) string {
-	if terr.Request != nil && terr.Request.URL != nil {
-		return terr.Request.URL.Host
-	}
-	return "the registry"
-}
-
 // rawManifest is a manifest we built and its media type, for a PUT.
 type rawManifest struct {
 	b  []byte
@@ -288,7 +195,7 @@ func (l *baseLayer) open() (io.ReadCloser, error) {
 // referrers lists what refers to digest d in repo: cosign-style tags
 // (sha256-<hex>.sig/.att/.sbom and the referrers fallback tag sha256-<hex>)
 // from one tag listing per repository, and the OCI referrers API, asked with
-// w's client when there is one (one request; the tags cover the fallback).
+// w's client (one request; the tags cover the fallback).
 // A registry that answers the API with 404 has none (the spec forbids a 404
 // from one that has it): it is not asked again in this run, for repositories
 // under the same first path component (referrersScope).
@@ -316,49 +223,9 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 			out = append(out, Referrer{Of: d.String(), Ref: repo.Tag(t).Name(), Kind: tagKind(strings.TrimPrefix(t, prefix))})
 		}
 	}
-	var im *v1.IndexManifest
-	if w != nil {
-		ask := func(ctx context.Context) (im *v1.IndexManifest, noAPI bool, err error) {
-			err = r.retry(ctx, func() (err error) {
-				im, noAPI, err = w.referrers(ctx, d)
-				return err
-			})
-			return im, noAPI, err
-		}
-		// The first image on a registry finds out whether it has the
-		// API; the others wait for that answer instead of all asking.
-		// Only that verdict is shared: an error about this image's own
-		// request (a 403 on its repository) is this image's alone, and a
-		// transient one leaves the question open for the next image.
-		asked := false
-		var ownErr error
-		has, merr := r.referrersAPI.get(ctx, referrersScope(repo), func(ctx context.Context) (bool, error) {
-			var noAPI bool
-			asked = true
-			im, noAPI, ownErr = ask(ctx)
-			if ownErr != nil {
-				if ctx.Err() != nil || retryable(ownErr) {
-					return false, ownErr // not remembered
-				}
-				return true, nil // unknown: later images ask for themselves
-			}
-			return !noAPI, nil
-		})
-		switch {
-		case asked:
-			err = ownErr
-		case merr != nil:
-			err = merr
-		case !has:
-			return out, nil // the tags above are the fallback scheme
-		default:
-			im, _, err = ask(ctx)
-		}
-	} else {
-		var idx v1.ImageIndex
-		if idx, err = remote.Referrers(repo.Digest(d.String()), remote.Reuse(r.puller), remote.WithContext(ctx)); err == nil {
-			im, err = idx.IndexManifest()
-		}
+	im, err := r.referrersAPIAnswer(ctx, repo, d, w)
+	if im == nil && err == nil {
+		return out, nil // no API here: the tags above are the fallback scheme
 	}
 	if err != nil {
 		// Not every registry serves the referrers API; the tags above cover
@@ -374,6 +241,50 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		out = append(out, Referrer{Of: d.String(), Ref: s, Kind: artifactKind(m.ArtifactType), ArtifactType: m.ArtifactType})
 	}
 	return out, nil
+}
+
+// referrersAPIAnswer asks the OCI referrers API what refers to d: nil and
+// no error when the registry has no such API. The first image on a
+// registry finds out whether it has the API; the others wait for that
+// answer instead of all asking. Only that verdict is shared: an error about
+// this image's own request (a 403 on its repository) is this image's alone,
+// and a transient one leaves the question open for the next image.
+func (r *Rebaser) referrersAPIAnswer(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) (*v1.IndexManifest, error) {
+	ask := func(ctx context.Context) (im *v1.IndexManifest, noAPI bool, err error) {
+		err = r.retry(ctx, func() (err error) {
+			im, noAPI, err = w.referrers(ctx, d)
+			return err
+		})
+		return im, noAPI, err
+	}
+	var im *v1.IndexManifest
+	asked := false
+	var ownErr error
+	has, merr := r.referrersAPI.get(ctx, referrersScope(repo), func(ctx context.Context) (bool, error) {
+		var noAPI bool
+		asked = true
+		im, noAPI, ownErr = ask(ctx)
+		if ownErr != nil {
+			if ctx.Err() != nil || retryable(ownErr) {
+				return false, ownErr // not remembered
+			}
+			return true, nil // unknown: later images ask for themselves
+		}
+		return !noAPI, nil
+	})
+	switch {
+	case asked:
+		if ownErr == nil && im == nil {
+			im = &v1.IndexManifest{}
+		}
+		return im, ownErr
+	case merr != nil:
+		return nil, merr
+	case !has:
+		return nil, nil
+	}
+	im, _, err := ask(ctx)
+	return im, err
 }
 
 // tagKind is what a cosign-style tag sha256-<hex><suffix> holds.

@@ -1,10 +1,5 @@
 package rebase
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Action is what happened to one input line.
 type Action string
 
@@ -20,9 +15,6 @@ const (
 	Skipped Action = "skipped"
 	// Failed: something went wrong; the output is the input.
 	Failed Action = "failed"
-	// Blank: a blank or comment line, echoed.
-	Blank Action = "blank"
-
 	// Of a platform of an image that failed, which would have been rebased:
 	// Unpushed, its rebased manifest was not pushed; Unreferenced, it was
 	// pushed, but nothing refers to it (the index was not pushed, or the
@@ -96,83 +88,6 @@ type PlatformResult struct {
 	// swapped like the layers.
 	History string `json:"history,omitempty"`
 }
-
-// Message is the line explaining r on stderr, or "" when there is nothing to
-// say at the default verbosity (rebased and up to date are quiet unless
-// verbose).
-func (r Result) Message(verbose bool) string {
-	var b strings.Builder
-	switch r.Action {
-	case Failed:
-		fmt.Fprintf(&b, "%s: error: %s", r.Input, r.Reason)
-	case Skipped:
-		fmt.Fprintf(&b, "%s: skipped: %s", r.Input, r.Reason)
-	case Rebased:
-		if verbose {
-			verb := "rebased"
-			if r.DryRun {
-				verb = "would rebase"
-			}
-			fmt.Fprintf(&b, "%s: %s -> %s", r.Input, verb, r.Output)
-			for _, p := range r.Platforms {
-				if p.Action == Rebased {
-					fmt.Fprintf(&b, "\n%s:   %s: base %s -> %s", r.Input, p.Platform, short(p.OldBase), short(p.NewBase))
-				}
-			}
-		}
-	case UpToDate:
-		if verbose {
-			fmt.Fprintf(&b, "%s: up to date", r.Input)
-		}
-	}
-	for _, w := range r.Warnings {
-		if b.Len() > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s: warning: %s", r.Input, w)
-	}
-	return b.String()
-}
-
-func short(d string) string {
-	if len(d) > len("sha256:")+12 {
-		return d[:len("sha256:")+12]
-	}
-	return d
-}
-
-// Summary counts the actions of a run and keeps every result in input order.
-type Summary struct {
-	Rebased  int      `json:"rebased"`
-	UpToDate int      `json:"upToDate"`
-	Skipped  int      `json:"skipped"`
-	Failed   int      `json:"failed"`
-	Results  []Result `json:"images"`
-}
-
-func (s *Summary) add(r Result) {
-	switch r.Action {
-	case Rebased:
-		s.Rebased++
-	case UpToDate:
-		s.UpToDate++
-	case Skipped:
-		s.Skipped++
-	case Failed:
-		s.Failed++
-	default:
-		return
-	}
-	s.Results = append(s.Results, r)
-}
-
-// String is the summary line printed at the end of a run.
-func (s Summary) String() string {
-	return fmt.Sprintf("rebased %d, up to date %d, skipped %d, failed %d", s.Rebased, s.UpToDate, s.Skipped, s.Failed)
-}
-
-// OK reports whether no line failed.
-func (s Summary) OK() bool { return s.Failed == 0 }
 
 // ReferrerKind says what a referrer of an image is.
 type ReferrerKind string

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -43,7 +44,7 @@ func TestStreamOneLineOutPerLineIn(t *testing.T) {
 	in := strings.Join(lines, "\n")
 	var out bytes.Buffer
 	var seen []int
-	sum, err := newRebaser(rebase.WithJobs(3)).Stream(w.ctx, strings.NewReader(in), &out, func(n int, res rebase.Result) {
+	sum, err := streamLines(newRebaser(rebase.WithJobs(3)), 3)(w.ctx, strings.NewReader(in), &out, func(n int, res rebase.Result) {
 		seen = append(seen, n)
 	})
 	if err != nil {
@@ -96,7 +97,7 @@ func TestStreamDoesNotWaitForEOF(t *testing.T) {
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := newRebaser().Stream(w.ctx, inR, outW, nil)
+		_, err := streamLines(newRebaser(), 8)(w.ctx, inR, outW, nil)
 		outW.Close()
 		done <- err
 	}()
@@ -137,10 +138,10 @@ func TestStreamStopsWhenCancelled(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
 	var out bytes.Buffer
-	done := make(chan rebase.Summary, 1)
+	done := make(chan linestream.Summary, 1)
 	answered := make(chan struct{})
 	go func() {
-		sum, _ := newRebaser().Stream(ctx, inR, &out, func(int, rebase.Result) { close(answered) })
+		sum, _ := streamLines(newRebaser(), 8)(ctx, inR, &out, func(int, rebase.Result) { close(answered) })
 		done <- sum
 	}()
 	fmt.Fprintln(inW, app)
@@ -173,9 +174,9 @@ func requestCounts(t *testing.T, n int) {
 	for i := 0; i < n; i++ {
 		apps = append(apps, w.app(fmt.Sprintf("app%d", i), rebasetest.AppSpec{Base: "base:stable", Name: fmt.Sprint("app", i)}))
 	}
-	run := func(opts ...rebase.Option) (rebase.Summary, []rebasetest.Request) {
+	run := func(opts ...rebase.Option) (linestream.Summary, []rebasetest.Request) {
 		w.reg.Reset()
-		sum, err := newRebaser(opts...).Stream(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
+		sum, err := streamLines(newRebaser(opts...), 8)(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -373,7 +374,7 @@ func TestReferrersByKind(t *testing.T) {
 	if kinds[rebase.Signature] != digestOf(child) || kinds[rebase.Attestation] != digestOf(signed) {
 		t.Errorf("attached %+v, want the arm64 manifest's signature and the index's attestation", res.Attached)
 	}
-	msg := res.Message(false)
+	msg := strings.Join(res.Warnings, "\n")
 	for _, want := range []string{"the old image has 1 signature(s), not moved: re-sign " + digestOf(res.Output),
 		"the old image has 1 attestation(s), not moved (they describe the old digests): attest " + digestOf(res.Output) + " again"} {
 		if !strings.Contains(msg, want) {
@@ -384,7 +385,7 @@ func TestReferrersByKind(t *testing.T) {
 	if len(res.Attached) != 1 || res.Attached[0].Kind != rebase.SBOM {
 		t.Errorf("attached %+v, want one SBOM", res.Attached)
 	}
-	if msg := res.Message(false); msg != "" {
+	if msg := strings.Join(res.Warnings, "\n"); msg != "" {
 		t.Errorf("an SBOM drew %q", msg)
 	}
 }
@@ -422,8 +423,8 @@ func TestMaxRequestsPerHost(t *testing.T) {
 	w.tag("base:v2", "base:stable")
 	run := func(opts ...rebase.Option) int {
 		c := &inflight{now: map[string]int{}, max: map[string]int{}}
-		sum, err := newRebaser(append(opts, rebase.WithTransport(c), rebase.WithDryRun(true), rebase.WithJobs(8))...).
-			Stream(w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
+		sum, err := streamLines(newRebaser(append(opts, rebase.WithTransport(c), rebase.WithDryRun(true), rebase.WithJobs(8))...), 8)(
+			w.ctx, strings.NewReader(strings.Join(apps, "\n")), io.Discard, nil)
 		if err != nil || sum.Rebased != len(apps) {
 			t.Fatalf("%s %v", sum, err)
 		}
@@ -491,7 +492,7 @@ func TestPanicFailsTheLine(t *testing.T) {
 	})
 	var out bytes.Buffer
 	in := app + "\n" + app2 + "\n"
-	sum, err := newRebaser(rebase.WithTransport(boom)).Stream(context.Background(), strings.NewReader(in), &out, nil)
+	sum, err := streamLines(newRebaser(rebase.WithTransport(boom)), 8)(context.Background(), strings.NewReader(in), &out, nil)
 	if err != nil || sum.Failed != 2 || out.String() != in {
 		t.Fatalf("%s %v, output %q", sum, err, out.String())
 	}
@@ -505,10 +506,10 @@ func TestPanicFailsTheLine(t *testing.T) {
 // 11. A line over 64 KiB is echoed, byte for byte, answered with "line too
 // long", and the stream stays aligned.
 func TestLongLineEchoed(t *testing.T) {
-	long := strings.Repeat("x", 3*rebase.MaxLine+17)
-	in := "# a\n" + long + "\r\n" + "not a ref!\n" + strings.Repeat("y", rebase.MaxLine+1) + "\n" + long
+	long := strings.Repeat("x", 3*linestream.MaxLine+17)
+	in := "# a\n" + long + "\r\n" + "not a ref!\n" + strings.Repeat("y", linestream.MaxLine+1) + "\n" + long
 	var out bytes.Buffer
-	sum, err := newRebaser().Stream(context.Background(), strings.NewReader(in), &out, nil)
+	sum, err := streamLines(newRebaser(), 8)(context.Background(), strings.NewReader(in), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +521,7 @@ func TestLongLineEchoed(t *testing.T) {
 	}
 	for _, i := range []int{0, 2, 3} {
 		r := sum.Results[i]
-		if !errors.Is(r.Err, rebase.ErrLineTooLong) || r.Reason != "line too long (over 65536 bytes): not an image reference; echoed" || len(r.Input) > 300 {
+		if !errors.Is(r.Err, linestream.ErrLineTooLong) || r.Reason != "line too long (over 65536 bytes): not an image reference; echoed" || len(r.Input) > 300 {
 			t.Errorf("result %d: %q (%d bytes of input kept)", i, r.Reason, len(r.Input))
 		}
 	}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/urfave/cli/v2"
+)
+
+func app(intr *interrupt) *cli.App {
+	return &cli.App{
+		Name:      "crane-rebase-stream",
+		Usage:     "rebase the images named on stdin onto their base's current version, one reference a line",
+		UsageText: "crane-rebase-stream [flags] [FILE|-]",
+		Description: `Reads image references, one a line, from FILE or stdin, and writes exactly one
+line for each to stdout, in input order, as soon as that line and all before it
+are done. Up to --jobs images are rebased at once.
+
+Each image (single- or multi-platform, Docker or OCI) is moved onto the current
+version of the base it was built on, found from the annotations ko writes:
+org.opencontainers.image.base.name (the base tag, resolved once per run) and
+org.opencontainers.image.base.digest (the base it was built on). Every platform
+is rebased onto the new base's image for that same platform; everything but the
+base's layers, diff_ids, history and the base.digest annotation is kept. The
+result is pushed by digest into the image's own repository only.
+
+OUTPUT
+   repo@sha256:OLD          ->  repo@sha256:NEW
+   repo:tag@sha256:OLD      ->  repo:tag@sha256:NEW
+   repo:tag                 ->  repo:tag@sha256:NEW
+   An image already on its current base, skipped or failed is echoed byte for
+   byte, so the output is always safe to apply. Blank and # lines are echoed.
+   Rebasing the output again changes nothing.
+
+EXAMPLES
+   # The pipeline: rebase every image of a release and rewrite the YAML.
+   ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite -f release.yaml --images - > rebased.yaml
+
+   # Preview: compute the digests a rebase would push, push nothing.
+   ko-extract -f release.yaml | crane-rebase-stream --dry-run - | ko-rewrite -f release.yaml --images - | diff release.yaml -
+
+   # One image, with a JSON report of what happened per platform.
+   echo ghcr.io/me/app:v1 | crane-rebase-stream --report report.json
+
+   # Images built without base annotations (crane rebase's flags).
+   crane-rebase-stream --old-base gcr.io/distroless/static@sha256:... --new-base gcr.io/distroless/static:nonroot images.txt
+
+STDERR
+   REF: skipped: REASON      not rebased, not an error (no base annotations, base pinned by digest)
+   REF: error: REASON        failed; the line was echoed unchanged
+   REF: warning: MESSAGE     e.g. a dropped attestation child, signatures left on the old digest
+   rebased N, up to date N, skipped N, failed N      the summary, always last
+
+EXIT STATUS
+   0 every line was rebased, up to date, skipped or blank; 1 a line failed (with
+   --strict, skips count as failures); 2 bad usage or unreadable input/output;
+   130 (SIGINT) or 143 (SIGTERM) interrupted: no new line is taken, the images
+   in flight get 10s to finish (a second signal abandons them), and every line
+   read so far is answered, unfinished ones echoed.
+
+REGISTRIES
+   Credentials come, as for ko and in ko's order, from Amazon ECR's helper
+   (AWS environment), the docker config (docker login, credential helpers;
+   $DOCKER_CONFIG), Google (gcloud, application default credentials), GitHub
+   ($GITHUB_TOKEN for ghcr.io) and Azure ACR (AZURE_* environment); never from
+   flags, and never printed, not even with -v.
+   TLS is verified; plain HTTP is used only for localhost/loopback registries,
+   or with --insecure. 5xx/429 answers and broken connections are retried with
+   backoff (1s, 3s); an upload cut in the middle starts a new upload session.
+   --timeout (default 10m) bounds each image, retries included. At most
+   --max-requests (16) requests are in flight to one registry host at once.`,
+		HideVersion:     true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
+		HideHelpCommand: true,
+		OnUsageError:    clisel.UsageError,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
+			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
+			&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
+			&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
+			&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image (default: push by digest only)"},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
+			&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
+			&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
+			&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
+			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
+			clisel.VersionFlag(),
+		}, clisel.DocFlags()...),
+		EnableBashCompletion: true,
+		Action:               func(c *cli.Context) error { return run(intr, c) },
+	}
+}

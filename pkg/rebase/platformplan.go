@@ -1,0 +1,421 @@
+package rebase
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// platformPlan is the rebase of one platform manifest.
+type platformPlan struct {
+	res      PlatformResult
+	baseName string
+	warnings []string
+	// descAnns: the platform's index descriptor has a copy of the base
+	// annotations, to be updated with the manifest's.
+	descAnns bool
+
+	// Set when res.Action is Rebased.
+	newDigest v1.Hash
+	manifest  rawManifest
+	config    configBlob
+	layers    []*baseLayer // new-base layers the repository may lack
+	osVersion string       // the new base's os.version, for the index descriptor
+	pushed    atomic.Bool  // its manifest is in the repository
+}
+
+// planPlatform decides what to do with one platform manifest (raw, parsed as
+// man) and computes the rebased manifest and config. desc is the manifest's
+// descriptor in its index, nil for a single image; inherited is the
+// index-level base annotation. The base annotations are looked for in that
+// order: the manifest, its descriptor, the index.
+func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest v1.Hash, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*platformPlan, error) {
+	var platform *v1.Platform
+	if desc != nil {
+		platform = desc.Platform
+	}
+	p := &platformPlan{res: PlatformResult{Platform: platformString(platform), Digest: digest.String()}}
+	err := r.planPlatformErr(ctx, p, repo, raw, man, desc, inherited)
+	var s *SkipError
+	switch {
+	case err == nil:
+	case errors.As(err, &s):
+		p.res.Action, p.res.Reason = Skipped, s.Reason
+	default:
+		p.res.Action, p.res.Reason = Failed, err.Error()
+	}
+	return p, err
+}
+
+// bases is where one platform image came from and where its base is now.
+type bases struct {
+	info     *baseInfo      // from the annotations; nil with the flags
+	old, new name.Reference // the old base (by digest), the base now
+}
+
+// findBases reads the base annotations (manifest, descriptor, index) or the
+// flags.
+func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*bases, error) {
+	p.descAnns = desc != nil && annotated(desc.Annotations, "") != nil
+	if r.oldBase != nil {
+		p.baseName = r.o.newBase
+		return &bases{old: r.oldBase, new: r.newBase}, nil
+	}
+	bi := annotated(man.Annotations, "manifest")
+	if bi == nil && desc != nil {
+		bi = annotated(desc.Annotations, "index descriptor")
+	}
+	if bi == nil {
+		bi = inherited
+	}
+	if bi == nil {
+		return nil, &SkipError{Reason: ErrNoBaseAnnotations.Error(), Err: ErrNoBaseAnnotations}
+	}
+	p.baseName = bi.name
+	if bi.name == "" {
+		return nil, skipf("the %s annotations have a base.digest but no base.name", bi.where)
+	}
+	if bi.digest == "" {
+		return nil, skipf("the %s annotations have a base.name but no base.digest", bi.where)
+	}
+	base, err := name.ParseReference(bi.name, r.nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base.name %q: %w", bi.name, err)
+	}
+	if _, pinned := base.(name.Digest); pinned {
+		return nil, skipf("base is pinned by digest (%s)", bi.name)
+	}
+	h, err := v1.NewHash(bi.digest)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base.digest %q: %w", bi.digest, err)
+	}
+	return &bases{info: bi, old: base.Context().Digest(h.String()), new: base}, nil
+}
+
+func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) error {
+	b, err := r.findBases(p, man, desc, inherited)
+	if err != nil {
+		return err
+	}
+	var platform *v1.Platform
+	if desc != nil {
+		platform = desc.Platform
+	}
+	newBase, err := r.manifest(ctx, b.new)
+	if err != nil {
+		return describe("new base "+b.new.String(), err)
+	}
+
+	// The fast path: the recorded base is still what the base name points
+	// at, or still its child for this platform, and the image's layers
+	// start with that manifest's: no config, no old base. Annotations alone
+	// never make a no-op.
+	if b.info != nil {
+		up, err := r.stillCurrent(ctx, newBase, b.info.digest, platform, man)
+		if err != nil {
+			return err
+		}
+		if up != "" {
+			p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, b.info.digest, up
+			return nil
+		}
+	}
+
+	cfg, err := r.blob(ctx, repo, man.Config.Digest)
+	if err != nil {
+		return describe("config "+man.Config.Digest.String(), err)
+	}
+	cfgObj, err := parseObject(cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", man.Config.Digest, err)
+	}
+	if platform == nil {
+		if platform, err = configPlatform(cfgObj); err != nil {
+			return fmt.Errorf("config %s: %w", man.Config.Digest, err)
+		}
+		if platform.OS == "" || platform.Architecture == "" {
+			return fmt.Errorf("config %s names no os/architecture", man.Config.Digest)
+		}
+		p.res.Platform = platformString(platform)
+	} else if platform.OSVersion == "" {
+		// The index child names no os.version: its config may.
+		if cp, err := configPlatform(cfgObj); err == nil && cp.OSVersion != "" && looselySamePlatform(platform, cp) {
+			withVersion := *platform
+			withVersion.OSVersion = cp.OSVersion
+			platform = &withVersion
+		}
+	}
+
+	oldM, oldP, err := r.forPlatform(ctx, b.old, platform, "old base")
+	if err != nil {
+		return err
+	}
+	if platform, err = r.likeOldBase(ctx, platform, oldM, oldP); err != nil {
+		return err
+	}
+	newM, newP, err := r.forPlatform(ctx, newBase.ref, platform, "new base")
+	if err != nil {
+		return err
+	}
+	p.res.OldBase, p.res.NewBase = oldM.digest.String(), newM.digest.String()
+
+	// Up to date is decided by layers: the image starts with the new base's.
+	k := len(oldM.manifest.Layers)
+	onNew := startsWith(man.Layers, newM.manifest.Layers)
+	switch {
+	case oldM.digest == newM.digest && onNew:
+		p.res.Action = UpToDate
+		return nil
+	case oldM.digest == newM.digest:
+		return fmt.Errorf("layers do not start with the old base %s (%d layers), which is also the new base: give the old base by digest", oldM.ref, k)
+	case !startsWith(man.Layers, oldM.manifest.Layers):
+		if len(newM.manifest.Layers) > 0 && onNew {
+			// Already on the new base (rebased by something that did not
+			// update the annotations): nothing to push.
+			p.res.Action = UpToDate
+			return nil
+		}
+		return fmt.Errorf("layers do not start with the old base %s (%d layers)", oldM.ref, k)
+	}
+	return r.planRebase(ctx, p, b, raw, man, cfgObj, oldM, newM, newP)
+}
+
+// likeOldBase completes the image's platform from the base it was built on:
+// builders often leave the variant (arm/v7) and the Windows os.version out
+// of the image, and the new base's child must be for the same ones.
+func (r *Rebaser) likeOldBase(ctx context.Context, platform *v1.Platform, oldM *fetched, oldP *v1.Platform) (*v1.Platform, error) {
+	out := *platform
+	if out.Variant == "" && oldP != nil {
+		out.Variant = oldP.Variant
+	}
+	if out.OSVersion == "" && oldP != nil {
+		out.OSVersion = oldP.OSVersion
+	}
+	if out.OSVersion == "" && out.OS == "windows" {
+		cfg, err := r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
+		if err != nil {
+			return nil, describe("old base config", err)
+		}
+		co, err := parseObject(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("old base config: %w", err)
+		}
+		if bp, err := configPlatform(co); err == nil {
+			out.OSVersion = bp.OSVersion
+		}
+	}
+	return &out, nil
+}
+
+// planRebase computes the rebased config and manifest of an image whose
+// first layers are oldM's.
+func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw []byte, man *v1.Manifest, cfgObj *object, oldM, newM *fetched, newP *v1.Platform) error {
+	k := len(oldM.manifest.Layers)
+	// The configs of both bases: diff_ids and history.
+	oldCfg, err := r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
+	if err != nil {
+		return describe("old base config", err)
+	}
+	newCfg, err := r.config(ctx, newM.ref.Context(), newM.manifest.Config.Digest)
+	if err != nil {
+		return describe("new base config", err)
+	}
+	// A Windows image follows its base's os.version (the patch level).
+	if p.osVersion, err = osVersionOf(newCfg, newP); err != nil {
+		return fmt.Errorf("new base config: %w", err)
+	}
+	if p.osVersion != "" {
+		if err := cfgObj.set("os.version", p.osVersion); err != nil {
+			return err
+		}
+	}
+	newConfig, note, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers))
+	if err != nil {
+		return err
+	}
+	p.res.History = note
+
+	cd, _, err := v1.SHA256(bytes.NewReader(newConfig))
+	if err != nil {
+		return err
+	}
+	p.config = configBlob{b: newConfig, d: cd}
+
+	// The base annotations stay true. With --old-base/--new-base they name
+	// the new base as given (crane rebase does the same), so the next run
+	// needs no flags and a base in another repository is not misnamed.
+	var anns []annotation
+	switch {
+	case b.info == nil:
+		anns = []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
+	case man.Annotations[AnnotationBaseDigest] != "":
+		anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
+	}
+	mb, err := rebaseManifest(raw, man, k, newM, cd, int64(len(newConfig)), anns)
+	if err != nil {
+		return err
+	}
+	md, _, err := v1.SHA256(bytes.NewReader(mb))
+	if err != nil {
+		return err
+	}
+	mt := man.MediaType
+	if mt == "" {
+		mt = types.OCIManifestSchema1
+	}
+	p.manifest = rawManifest{b: mb, mt: mt}
+	p.newDigest = md
+	p.res.NewDigest = md.String()
+	p.res.Action = Rebased
+
+	have := map[v1.Hash]bool{}
+	for _, l := range man.Layers {
+		have[l.Digest] = true
+	}
+	for _, l := range newM.manifest.Layers {
+		if have[l.Digest] || len(l.URLs) > 0 || !l.MediaType.IsDistributable() {
+			continue // already in the repository, or foreign: never copied
+		}
+		p.layers = append(p.layers, &baseLayer{
+			ctx:    ctx,
+			puller: r.puller,
+			ref:    newM.ref.Context().Digest(l.Digest.String()),
+			desc:   l,
+		})
+	}
+	return nil
+}
+
+// osVersionOf is the os.version of a base: its config's, else its index
+// descriptor's.
+func osVersionOf(cfg []byte, desc *v1.Platform) (string, error) {
+	co, err := parseObject(cfg)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if err := co.get("os.version", &v); err != nil {
+		return "", err
+	}
+	if v == "" && desc != nil {
+		v = desc.OSVersion
+	}
+	return v, nil
+}
+
+// stillCurrent reports whether the recorded base digest is still what the
+// base name resolves to, or its child for this platform (any platform when
+// the image's own platform is not known yet), and the image's layers start
+// with that manifest's. It returns the base manifest's digest, or "".
+func (r *Rebaser) stillCurrent(ctx context.Context, newBase *fetched, recorded string, platform *v1.Platform, man *v1.Manifest) (string, error) {
+	current := newBase.digest.String() == recorded
+	if !current && newBase.index != nil {
+		for _, d := range newBase.index.Manifests {
+			if d.Digest.String() != recorded || !isPlatformImage(d) {
+				continue
+			}
+			// The recorded digest is the base the image was built on: the
+			// platform need only agree loosely (an image config often has
+			// no variant where the base index says arm/v7).
+			if platform == nil || looselySamePlatform(platform, d.Platform) {
+				current = true
+			}
+		}
+	}
+	if !current {
+		return "", nil
+	}
+	m := newBase
+	if m.digest.String() != recorded {
+		var err error
+		if m, err = r.manifest(ctx, newBase.ref.Context().Digest(recorded)); err != nil {
+			return "", describe("new base "+newBase.ref.String()+" child "+recorded, err)
+		}
+	}
+	if m.index != nil {
+		// Annotated with the base index's own digest: the layers are those
+		// of its child for the image's platform.
+		d, _, ok := childFor(m.index, platform)
+		if !ok || platform == nil {
+			return "", nil // the full path says what is wrong
+		}
+		var err error
+		if m, err = r.manifest(ctx, newBase.ref.Context().Digest(d.Digest.String())); err != nil || m.manifest == nil {
+			return "", nil
+		}
+	}
+	if m.manifest != nil && startsWith(man.Layers, m.manifest.Layers) {
+		return recorded, nil
+	}
+	return "", nil
+}
+
+// forPlatform fetches the platform manifest of a base: ref itself, or its
+// child for platform when ref is an index. It also returns the platform the
+// base says that manifest is for (from the index, or the config).
+func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform *v1.Platform, what string) (*fetched, *v1.Platform, error) {
+	f, err := r.manifest(ctx, ref)
+	if err != nil {
+		return nil, nil, describe(what+" "+ref.String(), err)
+	}
+	if f.index == nil {
+		// A single-platform base must be for this platform: never stitch an
+		// arm64 image onto an amd64 base.
+		cfg, err := r.config(ctx, ref.Context(), f.manifest.Config.Digest)
+		if err != nil {
+			return nil, nil, describe(what+" "+ref.String()+" config", err)
+		}
+		co, err := parseObject(cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s config: %w", what, ref, err)
+		}
+		bp, err := configPlatform(co)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s config: %w", what, ref, err)
+		}
+		if !looselySamePlatform(platform, bp) {
+			return nil, nil, fmt.Errorf("platform %s missing from %s %s (a single %s image)", platformString(platform), what, ref, platformString(bp))
+		}
+		return f, bp, nil
+	}
+	d, candidates, ok := childFor(f.index, platform)
+	if len(candidates) > 0 {
+		return nil, nil, fmt.Errorf("platform %s is ambiguous in %s %s: %d children fit and nothing tells them apart: %s",
+			platformString(platform), what, ref, len(candidates), candidateList(candidates))
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("platform %s missing from %s %s", platformString(platform), what, ref)
+	}
+	c, err := r.manifest(ctx, ref.Context().Digest(d.Digest.String()))
+	if isNotFound(err) {
+		return nil, nil, described(fmt.Sprintf("%s %s lists a %s manifest %s that is not in the registry (%s)",
+			what, ref, platformString(platform), d.Digest, registryText(err)), err)
+	}
+	if err != nil {
+		return nil, nil, describe(fmt.Sprintf("%s %s (%s)", what, ref, platformString(platform)), err)
+	}
+	if c.manifest == nil {
+		return nil, nil, fmt.Errorf("%s %s: the %s child is not an image", what, ref, platformString(platform))
+	}
+	return c, d.Platform, nil
+}
+
+// startsWith compares layers by digest: layers are decided by the layer
+// lists, never by history.
+func startsWith(layers, prefix []v1.Descriptor) bool {
+	if len(prefix) > len(layers) {
+		return false
+	}
+	for i := range prefix {
+		if layers[i].Digest != prefix[i].Digest {
+			return false
+		}
+	}
+	return true
+}
