@@ -57,8 +57,10 @@ func report(args []string) error {
 	floor := func(r *run) int {
 		switch r.kind {
 		case "noop":
-			// One GET per manifest (index and children), one GET of the base tag.
-			return r.images*(1+P) + 1
+			// One GET per manifest (index and children), one GET of the base
+			// tag and, per run, of its child for each platform: an image is
+			// up to date when its layers start with the current base's.
+			return r.images*(1+P) + 1 + P
 		case "rebase":
 			// Per platform image: manifest GET, config GET, N blob mounts,
 			// config upload, manifest PUT (5+N), except that a layer the
@@ -85,7 +87,7 @@ func report(args []string) error {
 			float64(r.total)/float64(r.images), float64(r.total)/float64(r.images*P), f,
 			float64(r.total)/float64(f), speed)
 	}
-	fmt.Printf("\nfloor: no-op images*(1+%d) + 1; rebase images*(2 + %d*4 + %d) + 1 + 4*%d: per image index GET+PUT, per platform image manifest GET, config GET, config upload, manifest PUT, %d mounts of the new base's %d distinct layer blobs (%d a platform), per run the base tag and the old and new base's manifest and config per platform\n", P, P, B, P, B, B, N)
+	fmt.Printf("\nfloor: no-op images*(1+%d) + 1 + %d; rebase images*(2 + %d*4 + %d) + 1 + 4*%d: per image index GET+PUT, per platform image manifest GET, config GET, config upload, manifest PUT, %d mounts of the new base's %d distinct layer blobs (%d a platform), per run the base tag and the old and new base's manifest and config per platform; the no-op's per run the base tag and its manifest per platform\n", P, P, P, B, P, B, B, N)
 
 	var tables []*run
 	for _, r := range runs {

@@ -143,6 +143,7 @@ func TestBadInputMessages(t *testing.T) {
 		{H + "/denied/app:v1", "%IN: error: image: access denied (403 Forbidden: DENIED: requested access to the resource is denied): " + creds},
 		{lockedBase, "%IN: error: linux/amd64: new base %H/lockedbase:stable: not authorized (401 Unauthorized: UNAUTHORIZED: authentication required): " + creds},
 		{readonly, "%IN: error: pushing to %H/readonly/app: access denied (403 Forbidden: DENIED: requested access to the resource is denied): " + creds},
+		{strings.Repeat(H+"/apps/multi:v1", 6000), "line 19: error: line too long (over 65536 bytes): not an image reference; echoed"},
 	}
 	var in, want []string
 	for _, c := range cases {
@@ -151,7 +152,7 @@ func TestBadInputMessages(t *testing.T) {
 			want = append(want, "crane-rebase-stream: "+strings.NewReplacer("%IN", c.in, "%H", H).Replace(c.stderr))
 		}
 	}
-	want = append(want, "crane-rebase-stream: rebased 0, up to date 0, skipped 1, failed 14")
+	want = append(want, "crane-rebase-stream: rebased 0, up to date 0, skipped 1, failed 15")
 	// One job: which platform of an index fails first is then fixed.
 	code, out, errs := runCmd(t, strings.Join(in, "\n")+"\n", "-j", "1")
 	if code != 1 {

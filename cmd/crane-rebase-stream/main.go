@@ -216,7 +216,8 @@ REGISTRIES
    TLS is verified; plain HTTP is used only for localhost/loopback registries,
    or with --insecure. 5xx/429 answers and broken connections are retried with
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
-   --timeout (default 10m) bounds each image, retries included.`,
+   --timeout (default 10m) bounds each image, retries included. At most
+   --max-requests (16) requests are in flight to one registry host at once.`,
 		HideVersion:     true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
 		HideHelpCommand: true,
@@ -231,6 +232,7 @@ REGISTRIES
 			&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
 			&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
+			&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
 			clisel.VersionFlag(),
@@ -257,6 +259,9 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 	if c.Int("jobs") < 1 {
 		return cli.Exit("--jobs must be at least 1", exitUsage)
+	}
+	if c.Int("max-requests") < 1 {
+		return cli.Exit("--max-requests must be at least 1", exitUsage)
 	}
 	if c.Duration("timeout") < 0 {
 		return cli.Exit("--timeout must not be negative (0 means no limit)", exitUsage)
@@ -291,6 +296,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	verbose := c.Bool("verbose")
 	opts := []rebase.Option{
 		rebase.WithJobs(c.Int("jobs")),
+		rebase.WithMaxRequests(c.Int("max-requests")),
 		rebase.WithDryRun(c.Bool("dry-run")),
 		rebase.WithStrict(c.Bool("strict")),
 		rebase.WithTag(c.Bool("tag")),
@@ -325,6 +331,8 @@ func run(intr *interrupt, c *cli.Context) error {
 			default:
 				fmt.Fprintf(stderr, "crane-rebase-stream: line %d: %q: error: not an image reference\n", line, clip(res.Input))
 			}
+		} else if errors.Is(res.Err, rebase.ErrLineTooLong) {
+			fmt.Fprintf(stderr, "crane-rebase-stream: line %d: error: %s\n", line, res.Reason)
 		} else if res.Action == rebase.Failed {
 			for _, l := range splitLines(failureLines(res, verbose)) {
 				fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", l)

@@ -144,6 +144,7 @@ func TestUsage(t *testing.T) {
 		{"a", "b"},
 		{"--old-base", "x"},
 		{"--jobs", "0"},
+		{"--max-requests", "0"},
 		{filepath.Join(t.TempDir(), "missing")},
 		{"--no-such-flag"},
 		{"--old-base", "x:1", "--new-base", "NOT VALID"},
@@ -156,6 +157,9 @@ func TestUsage(t *testing.T) {
 		if code != 2 || out != "" || strings.Contains(errs, "rebased 0") {
 			t.Errorf("%v: exit %d, want 2 before any work; stdout %q stderr %s", args, code, out, errs)
 		}
+	}
+	if _, _, errs := runCmd(t, "", "--max-requests", "0"); errs != "crane-rebase-stream: --max-requests must be at least 1\n" {
+		t.Errorf("--max-requests 0: stderr %q", errs)
 	}
 	code, out, _ := runCmd(t, "", "--help")
 	if code != 0 || !strings.Contains(out, "ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite") || !strings.Contains(out, "EXIT STATUS") {

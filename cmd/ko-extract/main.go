@@ -76,7 +76,7 @@ func run(c *cli.Context) error {
 	// nothing reaches stdout, so the next tool never works (or pushes) on
 	// half of a release. The references themselves are small.
 	var seen dedupe.Index
-	var found []*yamlwalk.Occurrence
+	var found, all []*yamlwalk.Occurrence
 	errw := c.App.ErrWriter
 	verbose := c.Bool("verbose")
 	for _, in := range sel.Inputs {
@@ -88,6 +88,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 		err = sel.Walker.Walk(in.Name, src, func(o *yamlwalk.Occurrence) error {
+			all = append(all, o)
 			if verbose {
 				fmt.Fprintln(errw, clisel.Selected("ko-extract", o.File, o.Line, o.Column, string(o.Rule), o.Ref))
 			}
@@ -100,6 +101,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 	}
+	sel.WarnUnusedPrefixes(all)
 	out := bufio.NewWriter(c.App.Writer)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)

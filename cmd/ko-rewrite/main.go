@@ -54,6 +54,9 @@ k-th replacement and nothing else moved; on any mismatch it writes nothing.
 
 Marker pairs are written back split: the name field keeps its text and the tag
 field becomes TAG@sha256:D (stacker), or a Flux :digest field gets sha256:D.
+Split references (Helm image maps, kustomize images:) take the digest in their
+digest field (a kustomize entry without one gets a new digest: line), else on
+the tag as TAG@sha256:D; their registry, repository and tag never change.
 
 EXAMPLES
    ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite -f release.yaml --images - > rebased.yaml
@@ -162,6 +165,8 @@ func run(c *cli.Context) error {
 		files = append(files, &file{in: in, src: src, occs: occs, docStarts: docStarts})
 		all = append(all, occs...)
 	}
+
+	sel.WarnUnusedPrefixes(all)
 
 	// Phase 2: read and check the replacements.
 	var imgR io.Reader = os.Stdin

@@ -29,6 +29,17 @@ func Flags() []cli.Flag {
 type Selection struct {
 	Inputs []yamlwalk.Input
 	Walker *yamlwalk.Walker
+	from   string // where the prefixes came from: --prefix or $KO_DOCKER_REPO
+	warn   func(msg string)
+}
+
+// WarnUnusedPrefixes warns once for each prefix under which nothing in occs
+// (every occurrence in the whole input) lies: a typo, or another registry
+// than the references name, must not select nothing silently.
+func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
+	for _, p := range s.Walker.UnusedPrefixes(occs) {
+		s.warn(fmt.Sprintf("%s %q selects nothing in the input; check it for a typo (prefixes match as a registry reads them: docker.io/acme holds acme/app)", s.from, p))
+	}
 }
 
 // FromContext reads the flags. Warnings go to stderr.
@@ -45,12 +56,12 @@ func FromContext(c *cli.Context) (*Selection, error) {
 			prefixes = []string{r}
 		}
 	}
+	from := "--prefix"
+	if len(c.StringSlice("prefix")) == 0 {
+		from = "$KO_DOCKER_REPO"
+	}
 	for _, p := range prefixes {
 		if r, ok := refs.Parse(strings.TrimSuffix(p, "/")); !ok || r.Tag != "" || r.Digest != "" {
-			from := "--prefix"
-			if len(c.StringSlice("prefix")) == 0 {
-				from = "$KO_DOCKER_REPO"
-			}
 			return nil, Usagef("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
 		}
 	}
@@ -59,18 +70,16 @@ func FromContext(c *cli.Context) (*Selection, error) {
 		return nil, err
 	}
 	errw := c.App.ErrWriter
+	warn := func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) }
 	if !c.Bool("recursive") {
 		for _, a := range c.StringSlice("filename") {
 			if msg := notWalked(a); msg != "" {
-				fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg)
+				warn(msg)
 			}
 		}
 	}
-	w := &yamlwalk.Walker{
-		Prefixes: prefixes,
-		Warn:     func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) },
-	}
-	return &Selection{Inputs: ins, Walker: w}, nil
+	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
+	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
 }
 
 // version is set by the Makefile (-ldflags -X) to `git describe` output.
@@ -113,7 +122,12 @@ const SelectionHelp = `SELECTION RULES
      marker    a setter comment: stacker {"$rebase": "ID:name"} / "ID:tag", Flux {"$imagepolicy": "NS:P"} (:name, :tag, :digest)
                  repository: ghcr.io/acme/app # {"$rebase": "app:name"}
                  tag: v1.2.0                  # {"$rebase": "app:tag"}
-   With prefixes, only references under them are selected (markers always are).
+     split     a reference in parts, pinned (or tagged, under a prefix): a Helm image map
+               ([registry:] repository: + tag: and/or digest:, tag may be T@sha256:D) or an entry of a
+               Kustomization's images: (name:/newName: + newTag:/digest:); the digest is written back
+               into digest: (a kustomize entry gets a new digest: line), else onto the tag as T@sha256:D
+   With prefixes, only references under them are selected (markers always are); docker.io/acme,
+   index.docker.io/acme and acme are one prefix, which holds acme/app.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
    Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`
 

@@ -46,6 +46,12 @@ type Config struct {
 	// with that status (and a registry-style error body) instead of
 	// forwarding it: for 401/403/404 tests.
 	Answer func(*http.Request) int
+	// Corrupt, when set and true for a request, changes one byte of the
+	// registry's answer body (the first digit after the first "size":, else
+	// the last byte) and passes the headers on as they were, its
+	// Docker-Content-Digest included: a proxy or cache that mangles what
+	// it serves.
+	Corrupt func(*http.Request) bool
 }
 
 // Stats counts what the proxy saw and did.
@@ -58,6 +64,7 @@ type Stats struct {
 	CutAnswers  int64 // of which: forwarded, then the answer cut or lost
 	ConnsCut    int64 // connections closed at accept
 	Answered    int64 // answered by Config.Answer
+	Corrupted   int64 // answers changed by Config.Corrupt
 	Hung        int64 // requests that got no answer because the proxy was down
 }
 
@@ -83,7 +90,7 @@ type Proxy struct {
 
 	n, nBody, nBare, conns, cutsBody, cutsBare                    atomic.Int64
 	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
-	connsCut, answered, hung                                      atomic.Int64
+	connsCut, answered, hung, corrupted                           atomic.Int64
 }
 
 // New starts a proxy in front of upstream (a URL such as
@@ -136,13 +143,13 @@ func (p *Proxy) Stats() Stats {
 	return Stats{
 		Requests: p.requests.Load(), Forwarded: p.forwarded.Load(), Unavailable: p.unavailable.Load(),
 		Cut: p.cut.Load(), CutUploads: p.cutUploads.Load(), CutAnswers: p.cutAnswers.Load(),
-		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(),
+		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(), Corrupted: p.corrupted.Load(),
 	}
 }
 
 // ResetStats zeroes the counters (not the fault schedule).
 func (p *Proxy) ResetStats() {
-	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung} {
+	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted} {
 		c.Store(0)
 	}
 }
@@ -296,6 +303,17 @@ func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
 	resp.Header.Del("Content-Length")
 	resp.Header.Del("Transfer-Encoding")
 	resp.Header.Del("Connection")
+	p.mu.Lock()
+	corrupt := p.cfg.Corrupt
+	p.mu.Unlock()
+	if corrupt != nil && len(body) > 0 && corrupt(req) {
+		p.corrupted.Add(1)
+		i := bytes.Index(body, []byte(`"size":`)) + len(`"size":`)
+		if i < len(`"size":`) || i >= len(body) || body[i] < '0' || body[i] > '8' {
+			i = len(body) - 1
+		}
+		body[i]++
+	}
 	return resp, body, nil
 }
 

@@ -87,3 +87,30 @@ func TestFaults(t *testing.T) {
 		t.Errorf("stats: %s", p.Stats())
 	}
 }
+
+func TestCorrupt(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Content-Digest", "sha256:abc")
+		io.WriteString(w, `{"config":{"size":123}}`)
+	}))
+	defer up.Close()
+	p, err := New(up.URL, Config{Corrupt: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/bad") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for path, want := range map[string]string{"/v2/a/manifests/bad": `{"config":{"size":223}}`, "/v2/a/manifests/good": `{"config":{"size":123}}`} {
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want || resp.Header.Get("Docker-Content-Digest") != "sha256:abc" {
+			t.Errorf("%s: %q %v, want %q and the header kept", path, b, resp.Header, want)
+		}
+	}
+	if s := p.Stats(); s.Corrupted != 1 {
+		t.Errorf("corrupted %d answers, want 1", s.Corrupted)
+	}
+}

@@ -407,8 +407,9 @@ func TestReportsReferrersFromTheAPI(t *testing.T) {
 			t.Errorf("%s: referrers %q, want none", res.Input, res.Referrers)
 		}
 	}
-	if n := reg.Counts()["GET referrers"]; n != len(apps) {
-		t.Errorf("%d referrers API requests, want one an image", n)
+	// Asked for the index and each platform manifest of each image.
+	if n := reg.Counts()["GET referrers"]; n != 3*len(apps) {
+		t.Errorf("%d referrers API requests, want 3 an image (its index and 2 platform manifests)", n)
 	}
 }
 

@@ -214,7 +214,7 @@ func TestChildForWithoutVariant(t *testing.T) {
 		{"arm64 without variant is v8", []v1.Descriptor{amd64, arm64}, v1.Platform{OS: "linux", Architecture: "arm64"}, "d"},
 		{"never another architecture", []v1.Descriptor{amd64}, v1.Platform{OS: "linux", Architecture: "arm"}, ""},
 	} {
-		d, ok := childFor(&v1.IndexManifest{Manifests: c.idx}, &c.p)
+		d, _, ok := childFor(&v1.IndexManifest{Manifests: c.idx}, &c.p)
 		if got := d.Digest.Hex; ok != (c.want != "") || got != c.want {
 			t.Errorf("%s: got %q (%v), want %q", c.name, got, ok, c.want)
 		}

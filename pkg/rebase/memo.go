@@ -41,7 +41,7 @@ func (c *memo[V]) get(ctx context.Context, key string, fn func(context.Context) 
 			e = &memoEntry[V]{done: make(chan struct{})}
 			c.m[key] = e
 			c.mu.Unlock()
-			e.v, e.err = fn(ctx)
+			e.v, e.err = call(ctx, fn)
 			if e.err != nil && (ctx.Err() != nil || retryable(e.err)) {
 				e.abandoned = true
 				c.mu.Lock()
@@ -69,4 +69,17 @@ func (c *memo[V]) get(ctx context.Context, key string, fn func(context.Context) 
 		}
 		return e.v, e.err
 	}
+}
+
+// call runs fn, turning a panic into an error: the entry's waiters must be
+// answered (they would hang on done for ever), and the image fails instead
+// of the whole run.
+func call[V any](ctx context.Context, fn func(context.Context) (V, error)) (v V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			var zero V
+			v, err = zero, recovered(p)
+		}
+	}()
+	return fn(ctx)
 }

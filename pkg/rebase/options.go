@@ -14,32 +14,34 @@ import (
 type Option func(*options)
 
 type options struct {
-	jobs       int
-	dryRun     bool
-	strict     bool
-	tag        bool
-	insecure   bool
-	referrers  bool
-	oldBase    string
-	newBase    string
-	timeout    time.Duration
-	keychain   authn.Keychain
-	transport  http.RoundTripper
-	backoff    *remote.Backoff
-	userAgent  string
-	logger     *log.Logger
-	remoteOpts []remote.Option
-	stop       <-chan struct{}
+	jobs        int
+	maxRequests int
+	dryRun      bool
+	strict      bool
+	tag         bool
+	insecure    bool
+	referrers   bool
+	oldBase     string
+	newBase     string
+	timeout     time.Duration
+	keychain    authn.Keychain
+	transport   http.RoundTripper
+	backoff     *remote.Backoff
+	userAgent   string
+	logger      *log.Logger
+	remoteOpts  []remote.Option
+	stop        <-chan struct{}
 }
 
 func defaults() options {
 	return options{
-		jobs:      8,
-		referrers: true,
-		keychain:  authn.DefaultKeychain,
-		transport: remote.DefaultTransport,
-		logger:    log.New(io.Discard, "", 0),
-		userAgent: "rebasekit/crane-rebase-stream",
+		jobs:        8,
+		maxRequests: DefaultMaxRequests,
+		referrers:   true,
+		keychain:    authn.DefaultKeychain,
+		transport:   remote.DefaultTransport,
+		logger:      log.New(io.Discard, "", 0),
+		userAgent:   "rebasekit/crane-rebase-stream",
 	}
 }
 
@@ -52,6 +54,17 @@ func WithJobs(n int) Option {
 		}
 	}
 }
+
+// DefaultMaxRequests is how many requests a run has in flight to one
+// registry host at most, unless WithMaxRequests says otherwise.
+const DefaultMaxRequests = 16
+
+// WithMaxRequests bounds the requests in flight to each registry host, for
+// the whole run (default DefaultMaxRequests; 0 or less: no bound). Whatever
+// --jobs says, a registry never sees more than n requests at once from one
+// run, so a fleet run does not turn into 429s or run out of file
+// descriptors.
+func WithMaxRequests(n int) Option { return func(o *options) { o.maxRequests = n } }
 
 // WithDryRun computes every digest but pushes nothing. The digests are the
 // ones a real run would push: rebasing is deterministic.
@@ -109,7 +122,12 @@ func WithLogger(l *log.Logger) Option {
 }
 
 // WithRemoteOptions adds go-containerregistry remote options to the shared
-// puller and pusher (for example remote.WithRetryStatusCodes).
+// puller (for example remote.WithPageSize). The engine's own settings win
+// over them: the transport (use WithTransport: it goes under the plain-HTTP
+// guard, the digest check and the request bound), the keychain
+// (WithKeychain), retries (WithRetryBackoff: the engine retries whole
+// operations itself, so go-containerregistry's retries stay off), the user
+// agent (WithUserAgent) and the jobs (WithJobs).
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) { o.remoteOpts = append(o.remoteOpts, opts...) }
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,21 +35,31 @@ type platformPlan struct {
 	res      PlatformResult
 	baseName string
 	warnings []string
+	// descAnns: the platform's index descriptor has a copy of the base
+	// annotations, to be updated with the manifest's.
+	descAnns bool
 
 	// Set when res.Action is Rebased.
 	newDigest v1.Hash
 	manifest  rawManifest
 	config    configBlob
 	layers    []*baseLayer // new-base layers the repository may lack
+	osVersion string       // the new base's os.version, for the index descriptor
+	pushed    atomic.Bool  // its manifest is in the repository
 }
 
 // planPlatform decides what to do with one platform manifest (raw, parsed as
-// man) and computes the rebased manifest and config. platform is the index
-// child's platform, nil for a single image; inherited is the index-level base
-// annotation, used only when the manifest has none.
-func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest v1.Hash, raw []byte, man *v1.Manifest, platform *v1.Platform, inherited *baseInfo) (*platformPlan, error) {
+// man) and computes the rebased manifest and config. desc is the manifest's
+// descriptor in its index, nil for a single image; inherited is the
+// index-level base annotation. The base annotations are looked for in that
+// order: the manifest, its descriptor, the index.
+func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest v1.Hash, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*platformPlan, error) {
+	var platform *v1.Platform
+	if desc != nil {
+		platform = desc.Platform
+	}
 	p := &platformPlan{res: PlatformResult{Platform: platformString(platform), Digest: digest.String()}}
-	err := r.planPlatformErr(ctx, p, repo, raw, man, platform, inherited)
+	err := r.planPlatformErr(ctx, p, repo, raw, man, desc, inherited)
 	var s *skip
 	switch {
 	case err == nil:
@@ -60,58 +71,84 @@ func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest
 	return p, err
 }
 
-func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, platform *v1.Platform, inherited *baseInfo) error {
-	// Where the image came from, and where its base is now.
-	var oldRef, newRef name.Reference
+// bases is where one platform image came from and where its base is now.
+type bases struct {
+	info     *baseInfo      // from the annotations; nil with the flags
+	old, new name.Reference // the old base (by digest), the base now
+}
+
+// findBases reads the base annotations (manifest, descriptor, index) or the
+// flags.
+func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*bases, error) {
+	p.descAnns = desc != nil && annotated(desc.Annotations, "") != nil
+	if r.o.oldBase != "" {
+		oldRef, err := name.ParseReference(r.o.oldBase, r.nameOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("old base %q: %w", r.o.oldBase, err)
+		}
+		newRef, err := name.ParseReference(r.o.newBase, r.nameOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("new base %q: %w", r.o.newBase, err)
+		}
+		p.baseName = r.o.newBase
+		return &bases{old: oldRef, new: newRef}, nil
+	}
 	bi := annotated(man.Annotations, "manifest")
+	if bi == nil && desc != nil {
+		bi = annotated(desc.Annotations, "index descriptor")
+	}
 	if bi == nil {
 		bi = inherited
 	}
-	override := r.o.oldBase != ""
-	if override {
-		var err error
-		if oldRef, err = name.ParseReference(r.o.oldBase, r.nameOpts...); err != nil {
-			return fmt.Errorf("old base %q: %w", r.o.oldBase, err)
-		}
-		if newRef, err = name.ParseReference(r.o.newBase, r.nameOpts...); err != nil {
-			return fmt.Errorf("new base %q: %w", r.o.newBase, err)
-		}
-		p.baseName = r.o.newBase
-	} else {
-		if bi == nil {
-			return skipf("no base annotations (%s): give --old-base and --new-base", AnnotationBaseName)
-		}
-		p.baseName = bi.name
-		if bi.name == "" {
-			return skipf("the %s annotations have a base.digest but no base.name", bi.where)
-		}
-		if bi.digest == "" {
-			return skipf("the %s annotations have a base.name but no base.digest", bi.where)
-		}
-		base, err := name.ParseReference(bi.name, r.nameOpts...)
-		if err != nil {
-			return fmt.Errorf("invalid base.name %q: %w", bi.name, err)
-		}
-		if _, pinned := base.(name.Digest); pinned {
-			return skipf("base is pinned by digest (%s)", bi.name)
-		}
-		h, err := v1.NewHash(bi.digest)
-		if err != nil {
-			return fmt.Errorf("invalid base.digest %q: %w", bi.digest, err)
-		}
-		oldRef, newRef = base.Context().Digest(h.String()), base
+	if bi == nil {
+		return nil, skipf("no base annotations (%s): give --old-base and --new-base", AnnotationBaseName)
 	}
-
-	newBase, err := r.manifest(ctx, newRef)
+	p.baseName = bi.name
+	if bi.name == "" {
+		return nil, skipf("the %s annotations have a base.digest but no base.name", bi.where)
+	}
+	if bi.digest == "" {
+		return nil, skipf("the %s annotations have a base.name but no base.digest", bi.where)
+	}
+	base, err := name.ParseReference(bi.name, r.nameOpts...)
 	if err != nil {
-		return describe("new base "+newRef.String(), err)
+		return nil, fmt.Errorf("invalid base.name %q: %w", bi.name, err)
+	}
+	if _, pinned := base.(name.Digest); pinned {
+		return nil, skipf("base is pinned by digest (%s)", bi.name)
+	}
+	h, err := v1.NewHash(bi.digest)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base.digest %q: %w", bi.digest, err)
+	}
+	return &bases{info: bi, old: base.Context().Digest(h.String()), new: base}, nil
+}
+
+func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) error {
+	b, err := r.findBases(p, man, desc, inherited)
+	if err != nil {
+		return err
+	}
+	var platform *v1.Platform
+	if desc != nil {
+		platform = desc.Platform
+	}
+	newBase, err := r.manifest(ctx, b.new)
+	if err != nil {
+		return describe("new base "+b.new.String(), err)
 	}
 
 	// The fast path: the recorded base is still what the base name points
-	// at, or still its child for this platform. No config, no old base.
-	if !override {
-		if up, child := stillCurrent(newBase, bi.digest, platform); up {
-			p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, bi.digest, child
+	// at, or still its child for this platform, and the image's layers
+	// start with that manifest's: no config, no old base. Annotations alone
+	// never make a no-op.
+	if b.info != nil {
+		up, err := r.stillCurrent(ctx, newBase, b.info.digest, platform, man)
+		if err != nil {
+			return err
+		}
+		if up != "" {
+			p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, b.info.digest, up
 			return nil
 		}
 	}
@@ -132,32 +169,39 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 			return fmt.Errorf("config %s names no os/architecture", man.Config.Digest)
 		}
 		p.res.Platform = platformString(platform)
+	} else if platform.OSVersion == "" {
+		// The index child names no os.version: its config may.
+		if cp, err := configPlatform(cfgObj); err == nil && cp.OSVersion != "" && looselySamePlatform(platform, cp) {
+			withVersion := *platform
+			withVersion.OSVersion = cp.OSVersion
+			platform = &withVersion
+		}
 	}
 
-	oldM, oldP, err := r.forPlatform(ctx, oldRef, platform, "old base")
+	oldM, oldP, err := r.forPlatform(ctx, b.old, platform, "old base")
 	if err != nil {
 		return err
 	}
-	if platform.Variant == "" && oldP != nil && oldP.Variant != "" {
-		// The image names no variant but the base it was built on does
-		// (arm/v7): the new base's child must be that variant too.
-		withVariant := *platform
-		withVariant.Variant = oldP.Variant
-		platform = &withVariant
+	if platform, err = r.likeOldBase(ctx, platform, oldM, oldP); err != nil {
+		return err
 	}
-	newM, _, err := r.forPlatform(ctx, newBase.ref, platform, "new base")
+	newM, newP, err := r.forPlatform(ctx, newBase.ref, platform, "new base")
 	if err != nil {
 		return err
 	}
 	p.res.OldBase, p.res.NewBase = oldM.digest.String(), newM.digest.String()
-	if oldM.digest == newM.digest {
+
+	// Up to date is decided by layers: the image starts with the new base's.
+	k := len(oldM.manifest.Layers)
+	onNew := startsWith(man.Layers, newM.manifest.Layers)
+	switch {
+	case oldM.digest == newM.digest && onNew:
 		p.res.Action = UpToDate
 		return nil
-	}
-
-	k := len(oldM.manifest.Layers)
-	if !startsWith(man.Layers, oldM.manifest.Layers) {
-		if len(newM.manifest.Layers) > 0 && startsWith(man.Layers, newM.manifest.Layers) {
+	case oldM.digest == newM.digest:
+		return fmt.Errorf("layers do not start with the old base %s (%d layers), which is also the new base: give the old base by digest", oldM.ref, k)
+	case !startsWith(man.Layers, oldM.manifest.Layers):
+		if len(newM.manifest.Layers) > 0 && onNew {
 			// Already on the new base (rebased by something that did not
 			// update the annotations): nothing to push.
 			p.res.Action = UpToDate
@@ -165,7 +209,40 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		}
 		return fmt.Errorf("layers do not start with the old base %s (%d layers)", oldM.ref, k)
 	}
+	return r.planRebase(ctx, p, b, raw, man, cfgObj, oldM, newM, newP)
+}
 
+// likeOldBase completes the image's platform from the base it was built on:
+// builders often leave the variant (arm/v7) and the Windows os.version out
+// of the image, and the new base's child must be for the same ones.
+func (r *Rebaser) likeOldBase(ctx context.Context, platform *v1.Platform, oldM *fetched, oldP *v1.Platform) (*v1.Platform, error) {
+	out := *platform
+	if out.Variant == "" && oldP != nil {
+		out.Variant = oldP.Variant
+	}
+	if out.OSVersion == "" && oldP != nil {
+		out.OSVersion = oldP.OSVersion
+	}
+	if out.OSVersion == "" && out.OS == "windows" {
+		cfg, err := r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
+		if err != nil {
+			return nil, describe("old base config", err)
+		}
+		co, err := parseObject(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("old base config: %w", err)
+		}
+		if bp, err := configPlatform(co); err == nil {
+			out.OSVersion = bp.OSVersion
+		}
+	}
+	return &out, nil
+}
+
+// planRebase computes the rebased config and manifest of an image whose
+// first layers are oldM's.
+func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw []byte, man *v1.Manifest, cfgObj *object, oldM, newM *fetched, newP *v1.Platform) error {
+	k := len(oldM.manifest.Layers)
 	// The configs of both bases: diff_ids and history.
 	oldCfg, err := r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
 	if err != nil {
@@ -174,6 +251,15 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	newCfg, err := r.config(ctx, newM.ref.Context(), newM.manifest.Config.Digest)
 	if err != nil {
 		return describe("new base config", err)
+	}
+	// A Windows image follows its base's os.version (the patch level).
+	if p.osVersion, err = osVersionOf(newCfg, newP); err != nil {
+		return fmt.Errorf("new base config: %w", err)
+	}
+	if p.osVersion != "" {
+		if err := cfgObj.set("os.version", p.osVersion); err != nil {
+			return err
+		}
 	}
 	newConfig, note, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers))
 	if err != nil {
@@ -192,9 +278,9 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	// needs no flags and a base in another repository is not misnamed.
 	var anns []annotation
 	switch {
-	case override:
+	case b.info == nil:
 		anns = []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
-	case bi != nil && bi.where == "manifest" && man.Annotations[AnnotationBaseDigest] != "":
+	case man.Annotations[AnnotationBaseDigest] != "":
 		anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
 	}
 	mb, err := rebaseManifest(raw, man, k, newM, cd, int64(len(newConfig)), anns)
@@ -232,28 +318,68 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	return nil
 }
 
+// osVersionOf is the os.version of a base: its config's, else its index
+// descriptor's.
+func osVersionOf(cfg []byte, desc *v1.Platform) (string, error) {
+	co, err := parseObject(cfg)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if err := co.get("os.version", &v); err != nil {
+		return "", err
+	}
+	if v == "" && desc != nil {
+		v = desc.OSVersion
+	}
+	return v, nil
+}
+
 // stillCurrent reports whether the recorded base digest is still what the
 // base name resolves to, or its child for this platform (any platform when
-// the image's own platform is not known yet).
-func stillCurrent(newBase *fetched, recorded string, platform *v1.Platform) (bool, string) {
-	if newBase.digest.String() == recorded {
-		return true, recorded
-	}
-	if newBase.index == nil {
-		return false, ""
-	}
-	for _, d := range newBase.index.Manifests {
-		if d.Digest.String() != recorded || !isPlatformImage(d) {
-			continue
-		}
-		// The recorded digest is the base the image was built on: the
-		// platform need only agree loosely (an image config often has no
-		// variant where the base index says arm/v7).
-		if platform == nil || looselySamePlatform(platform, d.Platform) {
-			return true, recorded
+// the image's own platform is not known yet), and the image's layers start
+// with that manifest's. It returns the base manifest's digest, or "".
+func (r *Rebaser) stillCurrent(ctx context.Context, newBase *fetched, recorded string, platform *v1.Platform, man *v1.Manifest) (string, error) {
+	current := newBase.digest.String() == recorded
+	if !current && newBase.index != nil {
+		for _, d := range newBase.index.Manifests {
+			if d.Digest.String() != recorded || !isPlatformImage(d) {
+				continue
+			}
+			// The recorded digest is the base the image was built on: the
+			// platform need only agree loosely (an image config often has
+			// no variant where the base index says arm/v7).
+			if platform == nil || looselySamePlatform(platform, d.Platform) {
+				current = true
+			}
 		}
 	}
-	return false, ""
+	if !current {
+		return "", nil
+	}
+	m := newBase
+	if m.digest.String() != recorded {
+		var err error
+		if m, err = r.manifest(ctx, newBase.ref.Context().Digest(recorded)); err != nil {
+			return "", describe("new base "+newBase.ref.String()+" child "+recorded, err)
+		}
+	}
+	if m.index != nil {
+		// Annotated with the base index's own digest: the layers are those
+		// of its child for the image's platform.
+		d, _, ok := childFor(m.index, platform)
+		if !ok || platform == nil {
+			return "", nil // the full path says what is wrong
+		}
+		var err error
+		if m, err = r.manifest(ctx, newBase.ref.Context().Digest(d.Digest.String())); err != nil || m.manifest == nil {
+			return "", nil
+		}
+	}
+	if m.manifest != nil && startsWith(man.Layers, m.manifest.Layers) {
+		return recorded, nil
+	}
+	return "", nil
 }
 
 // forPlatform fetches the platform manifest of a base: ref itself, or its
@@ -284,7 +410,11 @@ func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform 
 		}
 		return f, bp, nil
 	}
-	d, ok := childFor(f.index, platform)
+	d, candidates, ok := childFor(f.index, platform)
+	if len(candidates) > 0 {
+		return nil, nil, fmt.Errorf("platform %s is ambiguous in %s %s: %d children fit and nothing tells them apart: %s",
+			platformString(platform), what, ref, len(candidates), candidateList(candidates))
+	}
 	if !ok {
 		return nil, nil, fmt.Errorf("platform %s missing from %s %s", platformString(platform), what, ref)
 	}
@@ -429,6 +559,31 @@ var (
 	}
 )
 
+// Layer media types each family of manifests can carry.
+var (
+	dockerLayers = []types.MediaType{types.DockerLayer, types.DockerUncompressedLayer, types.DockerForeignLayer}
+	ociLayers    = []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer,
+		types.OCIRestrictedLayer, types.OCIUncompressedRestrictedLayer,
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"}
+)
+
+// layerFits reports whether a layer of media type mt belongs in a Docker
+// schema 2 manifest (docker) or an OCI one. Skopeo, podman and CRI-O refuse
+// a manifest whose layers are of the other family, or of no known type.
+func layerFits(mt types.MediaType, docker bool) bool {
+	if docker {
+		return slices.Contains(dockerLayers, mt)
+	}
+	return slices.Contains(ociLayers, mt)
+}
+
+func familyName(docker bool) string {
+	if docker {
+		return "a Docker manifest"
+	}
+	return "an OCI manifest"
+}
+
 // rebaseManifest swaps the first k layer descriptors for the new base's,
 // points at the new config and updates base.digest (when newAnnotation is
 // set), keeping every other field. Layer media types follow the manifest's
@@ -450,8 +605,9 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	if err != nil {
 		return nil, fmt.Errorf("new base manifest layers: %w", err)
 	}
+	docker := man.MediaType == types.DockerManifestSchema2
 	convert := toOCI
-	if man.MediaType == types.DockerManifestSchema2 {
+	if docker {
 		convert = toDocker
 	}
 	out := make([]json.RawMessage, 0, len(baseLayers)+len(layers)-k)
@@ -466,8 +622,15 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 			if l, err = lo.bytes(); err != nil {
 				return nil, err
 			}
+		} else if !layerFits(mt, docker) {
+			return nil, fmt.Errorf("the new base's layer %d has media type %s, which %s cannot carry and which has no equivalent there", i, mt, familyName(docker))
 		}
 		out = append(out, l)
+	}
+	for i, l := range man.Layers[k:] {
+		if !layerFits(l.MediaType, docker) {
+			return nil, fmt.Errorf("the image's layer %d has media type %s, which %s cannot carry", k+i, l.MediaType, familyName(docker))
+		}
 	}
 	out = append(out, layers[k:]...)
 	lb, err := marshal(out)
@@ -564,7 +727,7 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 				mu.Unlock()
 				return err
 			}
-			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, d.Platform, inherited)
+			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &d, inherited)
 			mu.Lock()
 			children[i].plan, children[i].err = p, err
 			mu.Unlock()
@@ -652,6 +815,9 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 		if err := o.set("size", len(c.plan.manifest.b)); err != nil {
 			return nil, err
 		}
+		if err := r.rebaseDescriptor(o, c.plan); err != nil {
+			return nil, fmt.Errorf("index child %d: %w", i, err)
+		}
 		b, err := o.bytes()
 		if err != nil {
 			return nil, err
@@ -699,6 +865,34 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, top *fetc
 	out.digest = d
 	out.top = rawManifest{b: ib, mt: top.mediaType}
 	return out, nil
+}
+
+// rebaseDescriptor updates what a rebased child's index descriptor says
+// about its base: the os.version of the new base (a Windows patch level),
+// and its copy of the base annotations, when it has one.
+func (r *Rebaser) rebaseDescriptor(o *object, p *platformPlan) error {
+	if p.osVersion != "" && o.has("platform") {
+		po, err := o.child("platform")
+		if err != nil {
+			return err
+		}
+		if err := po.set("os.version", p.osVersion); err != nil {
+			return err
+		}
+		pb, err := po.bytes()
+		if err != nil {
+			return err
+		}
+		o.setRaw("platform", pb)
+	}
+	if !p.descAnns {
+		return nil
+	}
+	anns := []annotation{{AnnotationBaseDigest, p.res.NewBase}}
+	if r.o.newBase != "" {
+		anns = append([]annotation{{AnnotationBaseName, r.o.newBase}}, anns...)
+	}
+	return setAnnotations(o, anns)
 }
 
 func kindOf(d v1.Descriptor) string {

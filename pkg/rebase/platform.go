@@ -80,11 +80,14 @@ func osBuild(v string) string {
 // os.version match. It never falls back to a default platform. A p without
 // a variant (builders often leave it out of the config: linux/arm for an
 // arm/v7 image) takes the one child of its os and architecture when there
-// is exactly one; with several (arm/v6 and arm/v7) it is ambiguous and none
-// is taken.
-func childFor(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, bool) {
-	if d, ok := exactChild(idx, p); ok || p == nil || p.Variant != "" {
-		return d, ok
+// is exactly one; a p without an os.version takes the one child of its
+// platform, or several of one Windows build. Where several children fit and
+// nothing tells them apart (arm/v6 and arm/v7; Windows 10.0.17763 and
+// 10.0.20348), none is taken and they are returned as the candidates.
+func childFor(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, []v1.Descriptor, bool) {
+	d, candidates, ok := exactChild(idx, p)
+	if ok || len(candidates) > 0 || p == nil || p.Variant != "" {
+		return d, candidates, ok
 	}
 	var found []v1.Descriptor
 	for _, d := range idx.Manifests {
@@ -93,30 +96,54 @@ func childFor(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, bool) {
 			found = append(found, d)
 		}
 	}
-	if len(found) != 1 {
-		return v1.Descriptor{}, false
+	switch len(found) {
+	case 0:
+		return v1.Descriptor{}, nil, false
+	case 1:
+		return found[0], nil, true
 	}
-	return found[0], true
+	return v1.Descriptor{}, found, false
 }
 
-func exactChild(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, bool) {
-	var found *v1.Descriptor
-	for i := range idx.Manifests {
-		d := idx.Manifests[i]
+func exactChild(idx *v1.IndexManifest, p *v1.Platform) (v1.Descriptor, []v1.Descriptor, bool) {
+	var found []v1.Descriptor
+	for _, d := range idx.Manifests {
 		if !isPlatformImage(d) || !samePlatform(p, d.Platform) {
 			continue
 		}
 		if d.Platform.OSVersion == p.OSVersion {
-			return d, true
+			return d, nil, true
 		}
-		if found == nil {
-			found = &idx.Manifests[i]
+		found = append(found, d)
+	}
+	switch {
+	case len(found) == 0:
+		return v1.Descriptor{}, nil, false
+	case p.OSVersion == "" && distinctBuilds(found) > 1:
+		return v1.Descriptor{}, found, false // which Windows build?
+	}
+	return found[0], nil, true
+}
+
+// distinctBuilds counts the Windows builds (major.minor.build) among ds.
+func distinctBuilds(ds []v1.Descriptor) int {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		seen[osBuild(d.Platform.OSVersion)] = true
+	}
+	return len(seen)
+}
+
+// candidateList names index children for a message: digest (platform), ...
+func candidateList(ds []v1.Descriptor) string {
+	var b strings.Builder
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString(", ")
 		}
+		b.WriteString(d.Digest.String() + " (" + platformString(d.Platform) + ")")
 	}
-	if found == nil {
-		return v1.Descriptor{}, false
-	}
-	return *found, true
+	return b.String()
 }
 
 // configPlatform reads the platform of a single image from its config.

@@ -73,7 +73,11 @@ func (w *writer) pushPlatform(ctx context.Context, pp *platformPlan) error {
 		return err
 	}
 	w.r.o.logger.Printf("%s: pushing %s manifest %s", w.repo, pp.res.Platform, pp.newDigest)
-	return w.putManifest(ctx, pp.newDigest.String(), pp.manifest)
+	if err := w.putManifest(ctx, pp.newDigest.String(), pp.manifest); err != nil {
+		return err
+	}
+	pp.pushed.Store(true)
+	return nil
 }
 
 // writer pushes into one repository with one authenticated client (one
@@ -244,6 +248,50 @@ func (w *writer) putManifest(ctx context.Context, identifier string, m rawManife
 		defer resp.Body.Close()
 		return transport.CheckError(resp, http.StatusCreated, http.StatusOK, http.StatusAccepted)
 	})
+}
+
+// tagDigest asks which manifest tag names now: a HEAD, whose
+// Docker-Content-Digest answers it; a registry that sends none is asked with
+// a GET, and the manifest's bytes are digested.
+func (w *writer) tagDigest(ctx context.Context, tag string) (v1.Hash, error) {
+	var h v1.Hash
+	err := w.r.retry(ctx, func() error {
+		for _, method := range []string{http.MethodHead, http.MethodGet} {
+			req, err := http.NewRequestWithContext(ctx, method, w.url("/manifests/"+tag).String(), nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Accept", strings.Join(manifestTypes, ","))
+			resp, err := w.client.Do(req)
+			if err != nil {
+				return err
+			}
+			if method == http.MethodHead {
+				resp.Body.Close()
+				if err := transport.CheckError(resp, http.StatusOK); err != nil {
+					return err
+				}
+				if h, err = v1.NewHash(resp.Header.Get("Docker-Content-Digest")); err == nil {
+					return nil
+				}
+				continue
+			}
+			defer resp.Body.Close()
+			if err := transport.CheckError(resp, http.StatusOK); err != nil {
+				return err
+			}
+			h, _, err = v1.SHA256(io.LimitReader(resp.Body, maxManifestSize))
+			return err
+		}
+		return nil
+	})
+	return h, err
+}
+
+// manifestTypes are the manifest media types the engine reads.
+var manifestTypes = []string{
+	string(types.OCIImageIndex), string(types.OCIManifestSchema1),
+	string(types.DockerManifestList), string(types.DockerManifestSchema2),
 }
 
 // location resolves an upload Location header. It refuses a different host

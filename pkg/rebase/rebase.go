@@ -64,8 +64,12 @@ func New(opts ...Option) *Rebaser {
 		r.nameOpts = append(r.nameOpts, name.Insecure)
 	}
 	// One transport under the puller and the writers: plain HTTP refused
-	// beyond loopback, one ping per registry.
-	shared := newPingCache(plainHTTPGuard{inner: r.o.transport, insecure: r.o.insecure})
+	// beyond loopback, one ping per registry, manifests by tag checked
+	// against their digest, at most maxRequests in flight per registry.
+	shared := newPingCache(plainHTTPGuard{
+		inner:    digestCheck{inner: newHostLimit(r.o.transport, r.o.maxRequests)},
+		insecure: r.o.insecure,
+	})
 	r.puller, r.err = remote.NewPuller(remoteOptions(&r.o, shared)...)
 	r.rt = transport.NewUserAgent(shared, r.o.userAgent)
 	if (r.o.oldBase == "") != (r.o.newBase == "") {
@@ -85,9 +89,15 @@ func skipf(format string, args ...any) error { return &skip{fmt.Sprintf(format, 
 // the result unless dry run is on. The Result's Output is the line to print:
 // the rebased image pinned by digest, spelled like the input, or the input
 // itself when nothing changed or something failed.
-func (r *Rebaser) Rebase(ctx context.Context, ref string) Result {
+func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	start := time.Now()
-	res := Result{Input: ref, Output: ref, DryRun: r.o.dryRun}
+	defer func() {
+		if p := recover(); p != nil {
+			err := recovered(p)
+			res = Result{Input: ref, Output: ref, Action: Failed, Reason: err.Error(), Err: err, DryRun: r.o.dryRun}
+		}
+	}()
+	res = Result{Input: ref, Output: ref, DryRun: r.o.dryRun}
 	err := r.err
 	parent := ctx
 	if err == nil {
@@ -113,6 +123,7 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) Result {
 			err = fmt.Errorf("timed out after %s: %w", r.o.timeout, err)
 		}
 		res.Action, res.Reason, res.Err = Failed, err.Error(), err
+		res.failPlatforms()
 	}
 	if res.Action != Rebased {
 		res.Output, res.NewDigest = ref, ""
@@ -184,28 +195,99 @@ func (r *Rebaser) rebase(ctx context.Context, input string, res *Result) error {
 	if !r.o.dryRun {
 		var err error
 		w, err = r.push(ctx, repo, out)
+		res.pushed = map[string]bool{}
+		for _, pp := range out.platforms {
+			if pp.pushed.Load() {
+				res.pushed[pp.newDigest.String()] = true
+			}
+		}
 		if err != nil {
 			return describe("pushing to "+repo.String(), err)
 		}
 		if r.o.tag && written.Tag != "" {
-			t := repo.Tag(written.Tag)
-			if err := w.putManifest(ctx, written.Tag, out.top); err != nil {
-				return describe(fmt.Sprintf("pushed %s but moving tag %s", out.digest, t), err)
+			if err := r.moveTag(ctx, w, repo.Tag(written.Tag), top.digest, out); err != nil {
+				return err
 			}
-			res.Tagged = t.String()
+			res.Tagged = repo.Tag(written.Tag).String()
 		}
 	}
 	if r.o.referrers {
-		rs, err := r.referrers(ctx, repo, top.digest, w)
-		if err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("could not check for signatures and attestations: %v", err))
-		} else if len(rs) > 0 {
-			res.Referrers = rs
-			res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d signature/attestation/SBOM referrer(s), not moved: re-sign %s", len(rs), out.digest))
-		}
+		r.checkReferrers(ctx, repo, top.digest, w, out, res)
 	}
 	written.Digest = out.digest.String()
 	res.Output = written.String()
+	return nil
+}
+
+// checkReferrers lists what refers to the old image, the index and each
+// rebased platform manifest (signatures, SBOMs, attestations): none of it is
+// moved, as it describes the old digests. Signatures and attestations draw
+// a warning saying what to do; SBOMs (ko attaches one to every image) are
+// only reported.
+func (r *Rebaser) checkReferrers(ctx context.Context, repo name.Repository, top v1.Hash, w *writer, out *plan, res *Result) {
+	olds := []string{top.String()}
+	for _, p := range res.Platforms {
+		if p.Action == Rebased && p.Digest != top.String() {
+			olds = append(olds, p.Digest)
+		}
+	}
+	for _, old := range olds {
+		h, err := v1.NewHash(old)
+		if err != nil {
+			continue
+		}
+		rs, err := r.referrers(ctx, repo, h, w)
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("could not check for signatures and attestations: %v", err))
+			return
+		}
+		for _, ref := range rs {
+			res.Referrers = append(res.Referrers, ref.Ref)
+			res.Attached = append(res.Attached, ref)
+		}
+	}
+	n := map[ReferrerKind]int{}
+	for _, a := range res.Attached {
+		n[a.Kind]++
+	}
+	if c := n[Signature]; c > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d signature(s), not moved: re-sign %s", c, out.digest))
+	}
+	if c := n[Attestation]; c > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d attestation(s), not moved (they describe the old digests): attest %s again", c, out.digest))
+	}
+	if c := n[OtherReferrer]; c > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d other referrer(s), not moved", c))
+	}
+	if c := n[SBOM]; c > 0 {
+		r.o.logger.Printf("%s: the old image has %d SBOM(s), not moved: they describe the old digests", res.Input, c)
+	}
+}
+
+// moveTag points tag at the rebased image, but only while it still names the
+// image that was rebased (was), or already names the result: a tag that has
+// moved on to a newer image since (a new release, another run) is never
+// rewound. The check is made right before the PUT; the registry API has no
+// compare-and-swap, so a push to the tag between the two requests can still
+// be overwritten (a window of one round trip).
+func (r *Rebaser) moveTag(ctx context.Context, w *writer, tag name.Tag, was v1.Hash, out *plan) error {
+	now, err := w.tagDigest(ctx, tag.TagStr())
+	if isNotFound(err) {
+		return fmt.Errorf("pushed %s but did not move tag %s: the tag no longer exists", out.digest, tag)
+	}
+	if err != nil {
+		return describe(fmt.Sprintf("pushed %s but checking tag %s", out.digest, tag), err)
+	}
+	switch now {
+	case out.digest:
+		return nil // moved already (an earlier run): nothing to do
+	case was:
+	default:
+		return fmt.Errorf("pushed %s but did not move tag %s: it now names %s, not the image rebased (%s); rebase what it names now", out.digest, tag, now, was)
+	}
+	if err := w.putManifest(ctx, tag.TagStr(), out.top); err != nil {
+		return describe(fmt.Sprintf("pushed %s but moving tag %s", out.digest, tag), err)
+	}
 	return nil
 }
 

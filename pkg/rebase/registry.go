@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,15 +34,20 @@ var retryStatusCodes = []int{
 // request, not the reading of its body, and sleep without looking at the
 // context. The engine retries whole reads and uploads itself (Rebaser.retry),
 // so one policy bounds every operation.
+//
+// The caller's remote options come first, so that the engine's own settings
+// win: a remote.WithTransport of theirs must not bypass the plain-HTTP guard
+// and the digest check, nor a retry predicate nest retries inside the
+// engine's.
 func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
-	ro := []remote.Option{
+	return append(slices.Clip(o.remoteOpts),
 		remote.WithAuthFromKeychain(o.keychain),
 		remote.WithTransport(rt),
 		remote.WithUserAgent(o.userAgent),
 		remote.WithJobs(o.jobs),
 		remote.WithRetryPredicate(func(error) bool { return false }),
-	}
-	return append(ro, o.remoteOpts...)
+		remote.WithRetryStatusCodes(),
+	)
 }
 
 var errPlainHTTP = errors.New("refusing plain HTTP")
@@ -196,7 +202,10 @@ func describe(what string, err error) error {
 	if errors.As(err, &d) {
 		return fmt.Errorf("%s: %w", what, err) // already worded
 	}
+	var dm *DigestMismatchError
 	switch {
+	case errors.As(err, &dm):
+		return &described{fmt.Sprintf("%s: %s", what, dm), err}
 	case isNotFound(err):
 		return &described{fmt.Sprintf("%s not found (%s)", what, registryText(err)), err}
 	case isAuth(err):
@@ -283,8 +292,8 @@ func (l *baseLayer) open() (io.ReadCloser, error) {
 // A registry that answers the API with 404 has none (the spec forbids a 404
 // from one that has it): it is not asked again in this run, for repositories
 // under the same first path component (referrersScope).
-func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]string, error) {
-	var out []string
+func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]Referrer, error) {
+	var out []Referrer
 	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
 		err = r.retry(ctx, func() (err error) {
 			tags, err = r.puller.List(ctx, repo)
@@ -304,7 +313,7 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 	prefix := d.Algorithm + "-" + d.Hex
 	for _, t := range tags {
 		if t == prefix || strings.HasPrefix(t, prefix+".") {
-			out = append(out, repo.Tag(t).Name())
+			out = append(out, Referrer{Of: d.String(), Ref: repo.Tag(t).Name(), Kind: tagKind(strings.TrimPrefix(t, prefix))})
 		}
 	}
 	var im *v1.IndexManifest
@@ -362,9 +371,37 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		if m.ArtifactType != "" {
 			s += " (" + m.ArtifactType + ")"
 		}
-		out = append(out, s)
+		out = append(out, Referrer{Of: d.String(), Ref: s, Kind: artifactKind(m.ArtifactType), ArtifactType: m.ArtifactType})
 	}
 	return out, nil
+}
+
+// tagKind is what a cosign-style tag sha256-<hex><suffix> holds.
+func tagKind(suffix string) ReferrerKind {
+	switch suffix {
+	case ".sig":
+		return Signature
+	case ".att":
+		return Attestation
+	case ".sbom":
+		return SBOM
+	}
+	return OtherReferrer // the referrers fallback tag, or something else
+}
+
+// artifactKind is what an OCI artifact of artifactType t is.
+func artifactKind(t string) ReferrerKind {
+	switch {
+	case strings.Contains(t, "cosign.artifact.sig"), strings.Contains(t, "notary.signature"),
+		strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle"):
+		return Signature
+	case strings.Contains(t, "cosign.artifact.sbom"), strings.Contains(t, "spdx"), strings.Contains(t, "cyclonedx"),
+		strings.Contains(t, "syft"):
+		return SBOM
+	case strings.Contains(t, "cosign.artifact.att"), strings.Contains(t, "in-toto"), strings.Contains(t, "dsse"):
+		return Attestation
+	}
+	return OtherReferrer
 }
 
 // referrersScope is what one answer about the referrers API is taken to

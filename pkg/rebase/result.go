@@ -22,6 +22,13 @@ const (
 	Failed Action = "failed"
 	// Blank: a blank or comment line, echoed.
 	Blank Action = "blank"
+
+	// Of a platform of an image that failed, which would have been rebased:
+	// Unpushed, its rebased manifest was not pushed; Unreferenced, it was
+	// pushed, but nothing refers to it (the index was not pushed, or the
+	// tag not moved). Neither is ever "rebased": the line was echoed.
+	Unpushed     Action = "not-pushed"
+	Unreferenced Action = "pushed-unreferenced"
 )
 
 // Result is the outcome for one image reference.
@@ -52,7 +59,27 @@ type Result struct {
 	// Referrers lists what refers to the old digest (signatures, SBOMs,
 	// attestations): it was not moved, re-sign the new image.
 	Referrers []string `json:"referrers,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	// Attached is Referrers with what each one is and what it refers to.
+	Attached []Referrer `json:"attached,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
+
+	pushed map[string]bool // platform manifests pushed, by digest
+}
+
+// failPlatforms says, for a line that failed, what became of the platforms
+// that were to be rebased: none of them is reported as rebased.
+func (r *Result) failPlatforms() {
+	for i := range r.Platforms {
+		p := &r.Platforms[i]
+		if p.Action != Rebased {
+			continue
+		}
+		if r.pushed[p.NewDigest] {
+			p.Action, p.Reason = Unreferenced, "pushed, but the image failed: nothing refers to this manifest"
+		} else {
+			p.Action, p.Reason = Unpushed, "not pushed: the image failed"
+		}
+	}
 }
 
 // PlatformResult is the outcome for one platform manifest.
@@ -146,3 +173,21 @@ func (s Summary) String() string {
 
 // OK reports whether no line failed.
 func (s Summary) OK() bool { return s.Failed == 0 }
+
+// ReferrerKind says what a referrer of an image is.
+type ReferrerKind string
+
+const (
+	Signature     ReferrerKind = "signature"   // cosign .sig, notation, sigstore bundles
+	SBOM          ReferrerKind = "sbom"        // cosign .sbom, SPDX, CycloneDX, syft
+	Attestation   ReferrerKind = "attestation" // cosign .att, in-toto, DSSE
+	OtherReferrer ReferrerKind = "other"
+)
+
+// Referrer is something that refers to an old digest of a rebased image.
+type Referrer struct {
+	Of           string       `json:"of"`  // the old digest it refers to
+	Ref          string       `json:"ref"` // where it is (a tag or a digest), as in Referrers
+	Kind         ReferrerKind `json:"kind"`
+	ArtifactType string       `json:"artifactType,omitempty"`
+}

@@ -2,6 +2,7 @@ package rebase
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,13 +37,6 @@ func (r *Rebaser) Stream(ctx context.Context, in io.Reader, out io.Writer, each 
 	stop := r.o.stop // nil: never
 	halted := func() bool { return ctx.Err() != nil || closed(stop) }
 
-	type slot struct {
-		text   string // the line without its line ending
-		ending string
-		ref    string // the reference, trimmed
-		done   chan struct{}
-		res    Result
-	}
 	queue := make(chan *slot, 16*r.o.jobs)
 	sem := make(chan struct{}, r.o.jobs)
 	var readErr atomic.Pointer[error]
@@ -60,16 +54,22 @@ func (r *Rebaser) Stream(ctx context.Context, in io.Reader, out io.Writer, each 
 	go func() {
 		defer close(queue)
 		first := map[string]*slot{}
-		br := bufio.NewReader(in)
+		br := bufio.NewReaderSize(in, MaxLine+2) // room for the line and its \r\n
 		for {
-			line, err := br.ReadString('\n')
+			line, long, err := readLine(br)
 			if line != "" {
 				text := strings.TrimRight(line, "\r\n")
 				s := &slot{text: text, ending: line[len(text):], done: make(chan struct{})}
-				if !strings.HasSuffix(s.ending, "\n") {
+				if !strings.HasSuffix(s.ending, "\n") && !long {
 					s.ending += "\n" // a last line without one still gets a whole line back
 				}
 				s.ref = strings.TrimSpace(text)
+				if long || len(text) > MaxLine {
+					s.ref = ""
+				}
+				if long {
+					s.ending, s.rest = "", make(chan []byte, 4)
+				}
 
 				mu.Lock()
 				taken := !halted()
@@ -88,6 +88,23 @@ func (r *Rebaser) Stream(ctx context.Context, in io.Reader, out io.Writer, each 
 				}
 
 				switch {
+				case s.ref == "" && (long || len(text) > MaxLine):
+					s.res = Result{Input: clipLine(text), Output: clipLine(text), Action: Failed,
+						Reason: ErrLineTooLong.Error(), Err: ErrLineTooLong}
+					close(s.done)
+					if long {
+						// The rest of the line goes straight through to the
+						// writer, a chunk at a time: memory stays bounded,
+						// and reading waits while the lines before it finish.
+						if err = s.pass(ctx, br); err != nil && !errors.Is(err, io.EOF) {
+							readErr.Store(&err)
+							return
+						}
+						if err != nil {
+							return
+						}
+						continue
+					}
 				case s.ref == "" || strings.HasPrefix(s.ref, "#"):
 					s.res = Result{Input: text, Output: text, Action: Blank}
 					close(s.done)
@@ -169,11 +186,16 @@ func (r *Rebaser) Stream(ctx context.Context, in io.Reader, out io.Writer, each 
 		if writeErr == nil {
 			if _, err := bw.WriteString(text + s.ending); err != nil {
 				writeErr = err
+			} else if s.rest != nil {
+				writeErr = s.echoRest(bw)
 			} else {
 				writeErr = bw.Flush()
 			}
 			if writeErr != nil {
 				cancel() // nobody reads what we would print: stop working
+			}
+		} else if s.rest != nil {
+			for range s.rest { // let the reader go on to its end
 			}
 		}
 		sum.add(s.res)
@@ -194,6 +216,90 @@ func (r *Rebaser) Stream(ctx context.Context, in io.Reader, out io.Writer, each 
 }
 
 var errInterrupted = errors.New("interrupted")
+
+// MaxLine is the longest input line Stream reads as a reference, in bytes
+// (without its line ending). A longer line is no reference: it is echoed,
+// streamed through without being held, and answered with ErrLineTooLong.
+const MaxLine = 64 << 10
+
+// ErrLineTooLong is the failure of a line longer than MaxLine.
+var ErrLineTooLong = fmt.Errorf("line too long (over %d bytes): not an image reference; echoed", MaxLine)
+
+// slot is one input line on its way to the output.
+type slot struct {
+	text   string // the line without its line ending (of a long line: its start)
+	ending string
+	ref    string // the reference, trimmed
+	done   chan struct{}
+	res    Result
+	// rest carries the remainder of a line longer than the reader's buffer,
+	// line ending included, from the reader to the writer; closed at its end.
+	rest chan []byte
+}
+
+// readLine reads one line with its ending. long says the line did not fit
+// the reader's buffer: what is returned is its start, the rest is still to
+// be read.
+func readLine(br *bufio.Reader) (line string, long bool, err error) {
+	b, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return string(b), true, nil
+	}
+	return string(b), false, err
+}
+
+// pass sends the rest of a long line to the writer through s.rest, a chunk
+// at a time, and closes it. It ends early, with ctx's error, when ctx does.
+func (s *slot) pass(ctx context.Context, br *bufio.Reader) error {
+	defer close(s.rest)
+	for {
+		b, err := br.ReadSlice('\n')
+		if len(b) > 0 {
+			select {
+			case s.rest <- bytes.Clone(b):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err != nil:
+			return err
+		case true:
+			return nil
+		}
+	}
+}
+
+// echoRest writes the rest of a long line as it arrives, and a line ending
+// when the input had none.
+func (s *slot) echoRest(w *bufio.Writer) error {
+	var last byte
+	var werr error
+	for b := range s.rest {
+		if werr == nil {
+			_, werr = w.Write(b)
+			last = b[len(b)-1]
+		}
+	}
+	if werr == nil && last != '\n' {
+		werr = w.WriteByte('\n')
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	return werr
+}
+
+// clipLine is the start of a long line, for messages and the report.
+func clipLine(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + fmt.Sprintf("... (%d bytes and more)", len(s))
+}
 
 // closed reports whether c is closed; a nil c never is.
 func closed(c <-chan struct{}) bool {

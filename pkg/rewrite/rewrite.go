@@ -48,6 +48,13 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, which drops its digest: the images stream may be cut off or garbled (images line %d)", o.File, o.Line, o.Column, old, nw, img.lineOf(old, nw))
 		}
 	}
+	for _, o := range occs {
+		if nw, ok := plan[o.Ref]; ok {
+			if err := checkSplit(o, nw); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if !allowRepoChange {
 		for _, old := range uniq.Values() {
 			nw, ok := plan[old]
@@ -103,13 +110,17 @@ func Splice(src []byte, occs []*yamlwalk.Occurrence, plan map[string]string) (*S
 			nw = o.Ref
 		}
 		want[i] = nw
-		if o.Rule != yamlwalk.RuleMarker {
+		if o.Rule != yamlwalk.RuleMarker && o.Rule != yamlwalk.RuleSplit {
 			if nw != o.Ref {
 				edits = append(edits, edit{o.Span, nw})
 			}
 			continue
 		}
-		es, got, err := markerEdits(o, nw)
+		write := markerEdits
+		if o.Rule == yamlwalk.RuleSplit {
+			write = splitEdits
+		}
+		es, got, err := write(o, nw)
 		if err != nil {
 			return nil, err
 		}
@@ -150,8 +161,8 @@ func markerEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 	}
 	var es []edit
 	set := func(p yamlwalk.Part, text string) string {
-		if text != p.Text {
-			es = append(es, edit{p.Span, text})
+		if e, ok := setPart(p, text); ok {
+			es = append(es, e)
 		}
 		return text
 	}
@@ -166,7 +177,13 @@ func markerEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 		set(name, nw)
 		return es, nw, nil
 	}
-	got := set(name, r.Repository)
+	var got string
+	if name.Fixed { // the name comes from the group's split map
+		old, _ := refs.Parse(o.Ref)
+		got = old.Repository
+	} else {
+		got = set(name, r.Repository)
+	}
 	switch {
 	case hasDigest:
 		t := tag.Text

@@ -31,7 +31,12 @@ func FuzzWalkRoundTrip(f *testing.F) {
 			return
 		}
 		for _, o := range occs {
-			if o.Rule != yamlwalk.RuleMarker && string(src[o.Span.Start:o.Span.End]) != o.Ref {
+			for _, p := range o.Parts {
+				if string(src[p.Span.Start:p.Span.End]) != p.Text {
+					t.Fatalf("part %s span %v holds %q, want %q", p.Field, p.Span, src[p.Span.Start:p.Span.End], p.Text)
+				}
+			}
+			if o.Parts == nil && string(src[o.Span.Start:o.Span.End]) != o.Ref {
 				t.Fatalf("span %v holds %q, want %q", o.Span, src[o.Span.Start:o.Span.End], o.Ref)
 			}
 		}

@@ -33,6 +33,13 @@ const (
 	knativeRepo = "gcr.io/knative-releases/knative.dev/serving/cmd"
 )
 
+// walkPrefixes are the prefixes each testdata/walk input is walked with.
+var walkPrefixes = map[string][]string{
+	"prefix":        {"gcr.io/a"},
+	"split-prefix":  {"docker.io/bitnami", "ghcr.io/acme"},
+	"kustomization": {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
+}
+
 func cases(t *testing.T) []goldenCase {
 	ins, err := filepath.Glob("../../testdata/walk/*.yaml")
 	if err != nil || len(ins) == 0 {
@@ -41,10 +48,7 @@ func cases(t *testing.T) []goldenCase {
 	var cs []goldenCase
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
-		var prefixes []string
-		if name == "prefix" {
-			prefixes = []string{"gcr.io/a"}
-		}
+		prefixes := walkPrefixes[name]
 		cs = append(cs, goldenCase{name: "walk/" + name, input: in, prefixes: prefixes})
 	}
 	corpus := []goldenCase{
@@ -53,6 +57,25 @@ func cases(t *testing.T) []goldenCase {
 		{name: "corpus/knative-release", input: "knative-release.yaml"},
 		{name: "corpus/knative-release.prefix", input: "knative-release.yaml", prefixes: []string{knativeRepo}},
 		{name: "corpus/argocd-install", input: "argocd-install.yaml"},
+		// Split references (see the corpus README for what each file holds).
+		{name: "corpus/helm-argo-cd-values", input: "helm-argo-cd-values.yaml"},
+		{name: "corpus/helm-argo-cd-values.prefix", input: "helm-argo-cd-values.yaml", prefixes: []string{"quay.io/argoproj", "ghcr.io/dexidp", "ecr-public.aws.com/docker/library", "docker.io/library"}},
+		{name: "corpus/helm-cert-manager-values.prefix", input: "helm-cert-manager-values.yaml", prefixes: []string{"quay.io/jetstack"}},
+		{name: "corpus/helm-grafana-values.prefix", input: "helm-grafana-values.yaml", prefixes: []string{"docker.io/grafana", "quay.io/kiwigrid", "docker.io/library"}},
+		{name: "corpus/helm-bitnami-postgresql-values", input: "helm-bitnami-postgresql-values.yaml"},
+		{name: "corpus/helm-bitnami-postgresql-values.prefix", input: "helm-bitnami-postgresql-values.yaml", prefixes: []string{"docker.io/bitnami"}},
+		{name: "corpus/helm-ingress-nginx-values", input: "helm-ingress-nginx-values.yaml"},
+		{name: "corpus/helmrelease-bjw-s-karakeep", input: "helmrelease-bjw-s-karakeep.yaml"},
+		{name: "corpus/helmrelease-bjw-s-manyfold", input: "helmrelease-bjw-s-manyfold.yaml"},
+		{name: "corpus/helmrelease-bjw-s-manyfold.prefix", input: "helmrelease-bjw-s-manyfold.yaml", prefixes: []string{"docker.io/library", "ghcr.io/bjw-s-labs"}},
+		{name: "corpus/kubeflow-profiles", input: "kustomize/kubeflow-profiles/kustomization.yaml"},
+		{name: "corpus/kubeflow-profiles.prefix", input: "kustomize/kubeflow-profiles/kustomization.yaml", prefixes: []string{"gcr.io/kubeflow-images-public"}},
+		{name: "corpus/kubeflow-pipeline-dev.prefix", input: "kustomize/kubeflow-pipeline-dev/kustomization.yaml", prefixes: []string{"ghcr.io/kubeflow"}},
+		{name: "corpus/kustomize-example-images", input: "kustomize/kustomize-example-images/kustomization.yaml"},
+		{name: "corpus/kustomize-example-images.prefix", input: "kustomize/kustomize-example-images/kustomization.yaml", prefixes: []string{"docker.io"}},
+		{name: "corpus/flux-weather-kustomization", input: "flux-weather-kustomization.yaml"},
+		{name: "corpus/argocd-image-updater-sample", input: "argocd-image-updater-sample.yaml"},
+		{name: "corpus/argocd-image-updater-sample.prefix", input: "argocd-image-updater-sample.yaml", prefixes: []string{"docker.io/library", "ghcr.io"}},
 	}
 	for _, c := range corpus {
 		c.input = filepath.Join(corpusDir(t), c.input)
@@ -114,9 +137,9 @@ func TestGolden(t *testing.T) {
 			}
 			checkGolden(t, filepath.Join("../../testdata", c.name+".refs"), describe(occs, warnings))
 
-			// Spans hold exactly the reference text (markers: their parts).
+			// Spans hold exactly the reference text (markers, split: their parts).
 			for _, o := range occs {
-				if o.Rule == yamlwalk.RuleMarker {
+				if o.Parts != nil {
 					for _, p := range o.Parts {
 						if got := string(src[p.Span.Start:p.Span.End]); got != p.Text {
 							t.Errorf("%d:%d marker part %s: span holds %q, want %q", o.Line, o.Column, p.Field, got, p.Text)
@@ -150,6 +173,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			gapsEqual(t, src, spans(occs), out, spans(after))
+			if strings.HasPrefix(c.name, "walk/") && (strings.Contains(c.name, "split") || strings.Contains(c.name, "kustomiz")) {
+				// Split references are also rewritten by hand-written
+				// replacements (another digest; a tagless one).
+				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten2"), spliceAll(t, src, occs, tagless).Out)
+			}
 			if !strings.HasPrefix(c.name, "corpus/") {
 				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten"), out)
 			} else {
@@ -158,8 +186,12 @@ func TestGolden(t *testing.T) {
 				for _, o := range occs {
 					uniq.Add(o.Ref)
 				}
-				n := changedLines(src, out)
-				checkGolden(t, filepath.Join("../../testdata", c.name+".changed"), []byte(fmt.Sprintf("%d lines changed, %d occurrences, %d unique\n", n, len(occs), uniq.Len())))
+				n, added := changedLines(src, out)
+				msg := fmt.Sprintf("%d lines changed, %d occurrences, %d unique\n", n, len(occs), uniq.Len())
+				if added > 0 {
+					msg = fmt.Sprintf("%d lines changed, %d added, %d occurrences, %d unique\n", n, added, len(occs), uniq.Len())
+				}
+				checkGolden(t, filepath.Join("../../testdata", c.name+".changed"), []byte(msg))
 			}
 		})
 	}
@@ -191,31 +223,51 @@ func spliceAll(tb testing.TB, src []byte, occs []*yamlwalk.Occurrence, newRef fu
 
 func identity(ref string) string { return ref }
 
-func spans(occs []*yamlwalk.Occurrence) []yamlwalk.Span {
-	var s []yamlwalk.Span
+// tagless is a replacement without a tag, as `repo@sha256:D`: a split
+// reference keeps its tag.
+func tagless(old string) string {
+	r, _ := refs.Parse(fakeNew(old))
+	r.Tag = ""
+	return r.String()
+}
+
+// span is a span and, for an empty part, the Lead a value written there
+// takes before it.
+type span struct {
+	yamlwalk.Span
+	lead string
+}
+
+func spans(occs []*yamlwalk.Occurrence) []span {
+	var s []span
 	for _, o := range occs {
-		if o.Rule == yamlwalk.RuleMarker {
+		if o.Parts != nil {
 			for _, p := range o.Parts {
-				s = append(s, p.Span)
+				s = append(s, span{p.Span, p.Lead})
 			}
 			continue
 		}
-		s = append(s, o.Span)
+		s = append(s, span{Span: o.Span})
 	}
 	sort.Slice(s, func(i, j int) bool { return s[i].Start < s[j].Start })
 	return s
 }
 
-// gapsEqual checks that the bytes between the spans are the same in a and b.
-func gapsEqual(t *testing.T, a []byte, sa []yamlwalk.Span, b []byte, sb []yamlwalk.Span) {
+// gapsEqual checks that the bytes between the spans are the same in a and b
+// (a gap before an empty part that got a value gained its Lead).
+func gapsEqual(t *testing.T, a []byte, sa []span, b []byte, sb []span) {
 	t.Helper()
 	if len(sa) != len(sb) {
 		t.Fatalf("%d spans before, %d after", len(sa), len(sb))
 	}
 	pa, pb := 0, 0
 	for i := range sa {
-		if !bytes.Equal(a[pa:sa[i].Start], b[pb:sb[i].Start]) {
-			t.Fatalf("bytes before span %d differ: %q vs %q", i, a[pa:sa[i].Start], b[pb:sb[i].Start])
+		want := a[pa:sa[i].Start]
+		if sa[i].Start == sa[i].End && sb[i].Start < sb[i].End {
+			want = append(append([]byte(nil), want...), sa[i].lead...)
+		}
+		if !bytes.Equal(want, b[pb:sb[i].Start]) {
+			t.Fatalf("bytes before span %d differ: %q vs %q", i, want, b[pb:sb[i].Start])
 		}
 		pa, pb = sa[i].End, sb[i].End
 	}
@@ -224,18 +276,23 @@ func gapsEqual(t *testing.T, a []byte, sa []yamlwalk.Span, b []byte, sb []yamlwa
 	}
 }
 
-func changedLines(a, b []byte) int {
+// changedLines counts the lines of b that differ from a's and the lines b
+// adds (a kustomize entry's new digest line), reading both in step.
+func changedLines(a, b []byte) (changed, added int) {
 	la, lb := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
-	if len(la) != len(lb) {
-		return -1
-	}
-	n := 0
-	for i := range la {
-		if !bytes.Equal(la[i], lb[i]) {
-			n++
+	i, j := 0, 0
+	for ; i < len(la) && j < len(lb); i, j = i+1, j+1 {
+		if bytes.Equal(la[i], lb[j]) {
+			continue
 		}
+		if len(lb)-j > len(la)-i && j+1 < len(lb) && bytes.Equal(la[i], lb[j+1]) {
+			added++
+			i--
+			continue
+		}
+		changed++
 	}
-	return n
+	return changed, added + len(lb) - j - (len(la) - i)
 }
 
 func checkGolden(t *testing.T, path string, got []byte) {

@@ -1,6 +1,7 @@
 package yamlwalk
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -138,9 +139,12 @@ func isYAMLName(p string) bool {
 // error instead of an exhausted machine.
 const MaxInputSize = 1 << 30
 
-// Read returns the contents of in.
+// Read returns the contents of in, read to the end: a file's size is only a
+// hint for the buffer, since a file can grow while it is read and procfs or
+// FUSE files report 0.
 func (in Input) Read(stdin io.Reader) ([]byte, error) {
 	var r io.Reader = stdin
+	size := 0
 	if in.Real != "" {
 		f, err := os.Open(in.Real)
 		if err != nil {
@@ -151,22 +155,17 @@ func (in Input) Read(stdin io.Reader) ([]byte, error) {
 			if fi.Size() > MaxInputSize {
 				return nil, fmt.Errorf("%s: larger than %d bytes", in.Name, MaxInputSize)
 			}
-			// Read a regular file into a buffer of its size: no doubling.
-			b := make([]byte, fi.Size())
-			n, err := io.ReadFull(f, b)
-			if err != nil && err != io.ErrUnexpectedEOF {
-				return nil, fmt.Errorf("%s: %w", in.Name, err)
-			}
-			return b[:n], nil
+			size = int(fi.Size())
 		}
 		r = f
 	}
-	b, err := io.ReadAll(io.LimitReader(r, MaxInputSize+1))
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(size + 512) // one more read finds EOF without growing
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxInputSize+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", in.Name, err)
 	}
-	if len(b) > MaxInputSize {
+	if buf.Len() > MaxInputSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", in.Name, MaxInputSize)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }

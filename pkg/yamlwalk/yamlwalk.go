@@ -26,6 +26,13 @@
 //     document into NAME:TAG; Flux's `# {"$imagepolicy": "NS:POLICY"}` marks a
 //     whole reference and its ":name", ":tag" and ":digest" forms combine the
 //     same way. Markers are selected whatever the prefixes.
+//  6. split: a reference written in parts, a Helm image map ([registry],
+//     repository, tag and/or digest) or an entry of a Kustomization's
+//     top-level images: (name/newName, newTag, digest); selected like a whole
+//     string, its fields never on their own (see split.go).
+//
+// Prefixes match as a registry reads references: docker.io/acme,
+// index.docker.io/acme and acme are one prefix (see prefix.go).
 //
 // When prefixes are active, rules 1 to 4 select only references under them.
 // Comments, mapping keys, aliases, non-string scalars and strings that are not
@@ -57,6 +64,7 @@ const (
 	RulePrefix   Rule = "prefix"
 	RuleEmbedded Rule = "embedded"
 	RuleMarker   Rule = "marker"
+	RuleSplit    Rule = "split"
 )
 
 // Span is a half-open range of byte offsets [Start, End) in the input.
@@ -64,12 +72,21 @@ type Span struct {
 	Start, End int
 }
 
-// Part is one field of a marker group: the text of Field ("name", "tag",
-// "digest", or "ref" for a whole-reference marker) at Span.
+// Part is one field of a marker group or a split reference: the text of
+// Field ("name", "tag", "digest", "ref" for a whole-reference marker;
+// "registry" and "repository" in a Helm image map) at Span.
 type Part struct {
 	Field string
 	Span  Span
-	Text  string
+	Text  string // exactly what Span holds ("~" for a null written so)
+	// Empty: the field is there but holds no value ("", ~, nothing). A value
+	// written into it replaces Span, preceded by Lead: " " after a bare
+	// colon, a new "digest: " line for a kustomize entry without one.
+	Empty bool
+	Lead  string
+	// Fixed parts are never written: the registry and repository of a
+	// split reference, and a name a marker group takes from its map.
+	Fixed bool
 }
 
 // Occurrence is one selected image reference.
@@ -83,8 +100,8 @@ type Occurrence struct {
 	Ref    string `json:"ref"` // exactly as written (for markers: the combination)
 	Marker string `json:"marker,omitempty"`
 
-	// Span holds the bytes of Ref for every rule but marker; a marker
-	// occurrence holds its fields in Parts and Span is that of the first part.
+	// Span holds the bytes of Ref for every rule but marker and split; those
+	// hold their fields in Parts, and Span is that of the name part.
 	Span  Span   `json:"-"`
 	Parts []Part `json:"-"`
 }
@@ -141,7 +158,7 @@ func (w *Walker) walk(file string, src []byte, fn func(*Occurrence) error, docSt
 	if err := checkEncoding(file, src); err != nil {
 		return err
 	}
-	st := &walkState{w: w, file: file, src: src, loc: newLocator(src)}
+	st := &walkState{w: w, file: file, src: src, loc: newLocator(src), prefixes: newPrefixSet(w.Prefixes)}
 	dec := yaml.NewDecoder(bytes.NewReader(yaml12Directives(src)))
 	for doc := 0; ; doc++ {
 		var n yaml.Node
@@ -166,6 +183,8 @@ func (w *Walker) walk(file string, src []byte, fn func(*Occurrence) error, docSt
 		st.doc = doc
 		st.occs = st.occs[:0]
 		st.markers = nil
+		st.unsorted = false
+		st.kustomize = isKustomization(file, &n)
 		st.path = st.path[:0]
 		if err := st.node(&n, false); err != nil {
 			return err
@@ -184,11 +203,12 @@ type pathElem struct {
 }
 
 type markerField struct {
-	node  *yaml.Node
-	path  string
-	field string // ref, name, tag, digest
-	span  Span
-	text  string
+	node     *yaml.Node
+	path     string
+	field    string // ref, name, tag, digest
+	part     Part
+	imageKey bool      // the value of an image: key, for the key rule when the group fails
+	host     *splitMap // the split map the field is a part of, or nil
 }
 
 type markerGroup struct {
@@ -206,6 +226,10 @@ type walkState struct {
 	path        []pathElem
 	occs        []*Occurrence
 	markers     []*markerGroup
+	prefixes    *prefixSet
+	kustomize   bool   // the document is a Kustomization
+	unsorted    bool   // occs are not in input order (split references)
+	pathOver    string // when set, the path emit reports (a marker field's)
 }
 
 func (st *walkState) node(n *yaml.Node, imageKey bool) error {
@@ -217,10 +241,17 @@ func (st *walkState) node(n *yaml.Node, imageKey bool) error {
 			}
 		}
 	case yaml.MappingNode:
+		if sm := st.splitCandidate(n); sm != nil {
+			return st.splitMapping(n, sm)
+		}
+		beside := besideParts(n)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if beside && st.imageInParts(k, v) {
+				continue
+			}
 			st.path = append(st.path, pathElem{key: k.Value, index: -1})
-			if err := st.node(v, k.Kind == yaml.ScalarNode && k.Value == "image"); err != nil {
+			if err := st.mappingValue(k, v); err != nil {
 				return err
 			}
 			st.path = st.path[:len(st.path)-1]
@@ -234,13 +265,24 @@ func (st *walkState) node(n *yaml.Node, imageKey bool) error {
 			st.path = st.path[:len(st.path)-1]
 		}
 	case yaml.ScalarNode:
-		return st.scalar(n, imageKey)
+		return st.scalar(n, imageKey, n.LineComment)
 	}
 	// Aliases are not occurrences: the anchored node is.
 	return nil
 }
 
+func (st *walkState) mappingValue(k, v *yaml.Node) error {
+	imageKey := k.Kind == yaml.ScalarNode && k.Value == "image"
+	if v.Kind == yaml.ScalarNode {
+		return st.scalar(v, imageKey, valueComment(k, v))
+	}
+	return st.node(v, imageKey)
+}
+
 func (st *walkState) renderPath() string {
+	if st.pathOver != "" {
+		return st.pathOver
+	}
 	var b strings.Builder
 	for _, e := range st.path {
 		if e.index >= 0 {
@@ -283,12 +325,18 @@ var (
 	styleFolded  = yaml.FoldedStyle
 )
 
-func (st *walkState) scalar(n *yaml.Node, imageKey bool) error {
-	if n.LineComment != "" && strings.Contains(n.LineComment, `"$`) {
-		if id, field, ok := parseMarker(n.LineComment); ok {
-			return st.markerField(n, id, field)
+func (st *walkState) scalar(n *yaml.Node, imageKey bool, comment string) error {
+	if comment != "" && strings.Contains(comment, `"$`) {
+		if id, field, ok := parseMarker(comment); ok {
+			st.markerField(n, id, field, nil, imageKey)
+			return nil
 		}
 	}
+	return st.plainScalar(n, imageKey)
+}
+
+// plainScalar applies the key, pinned, prefix and embedded rules.
+func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 	if n.Tag != "!!str" {
 		return nil
 	}
@@ -303,7 +351,7 @@ func (st *walkState) scalar(n *yaml.Node, imageKey bool) error {
 	prefixes := len(st.w.Prefixes) > 0
 	// Cheap gates first: most strings in a release file are not references.
 	mayPin := strings.Contains(v, "@sha256:")
-	mayPrefix := prefixes && st.hasPrefixText(v)
+	mayPrefix := prefixes && st.prefixes.mayHold(v)
 	if !imageKey && !mayPin && !mayPrefix {
 		return nil
 	}
@@ -320,7 +368,7 @@ func (st *walkState) scalar(n *yaml.Node, imageKey bool) error {
 		default:
 			return nil
 		}
-		if prefixes && !st.underPrefix(r.Repository) {
+		if prefixes && !st.prefixes.holds(r.Repository) {
 			return nil
 		}
 		start, end, ok := st.locateValue(n)
@@ -338,58 +386,48 @@ func (st *walkState) scalar(n *yaml.Node, imageKey bool) error {
 	if !mayPin && !mayPrefix {
 		return nil
 	}
-	// Embedded rule: tokens of a longer string, left to right.
-	var start, end int
-	located := false
-	for _, tok := range tokens(v) {
+	return st.embedded(n, v)
+}
+
+// embedded applies the embedded rule: tokens of a longer string, left to
+// right. Each token is looked for after the one before it, selected or not,
+// so a token is found at its own place, never inside an earlier one.
+func (st *walkState) embedded(n *yaml.Node, v string) error {
+	prefixes := len(st.w.Prefixes) > 0
+	toks := tokens(v)
+	selected := make([]bool, len(toks))
+	any := false
+	for i, tok := range toks {
 		if strings.HasPrefix(tok, "ko://") {
 			st.warnKo(n)
 			continue
 		}
-		r, ok := refs.Parse(tok)
-		if !ok {
-			continue
+		if r, ok := refs.Parse(tok); ok {
+			selected[i] = prefixes && st.prefixes.holds(r.Repository) && (r.Tag != "" || r.Pinned()) || !prefixes && r.Pinned()
+			any = any || selected[i]
 		}
-		if prefixes {
-			if !st.underPrefix(r.Repository) || r.Tag == "" && !r.Pinned() {
-				continue
-			}
-		} else if !r.Pinned() {
-			continue
-		}
-		if !located {
-			if start, end, ok = st.locateValue(n); !ok {
-				return nil
-			}
-			located = true
-		}
+	}
+	if !any {
+		return nil
+	}
+	start, end, ok := st.locateValue(n)
+	if !ok {
+		return nil
+	}
+	for i, tok := range toks {
 		at := bytes.Index(st.src[start:end], []byte(tok))
 		if at < 0 {
-			st.warnAt(n, "image reference %q is written with escapes; not selected", tok)
+			if selected[i] {
+				st.warnAt(n, "image reference %q is written with escapes; not selected", tok)
+			}
 			continue
 		}
-		st.emit(RuleEmbedded, tok, Span{start + at, start + at + len(tok)})
+		if selected[i] {
+			st.emit(RuleEmbedded, tok, Span{start + at, start + at + len(tok)})
+		}
 		start += at + len(tok)
 	}
 	return nil
-}
-
-func (st *walkState) hasPrefixText(v string) bool {
-	for _, p := range st.w.Prefixes {
-		if strings.Contains(v, strings.TrimSuffix(p, "/")) {
-			return true
-		}
-	}
-	return false
-}
-
-func (st *walkState) underPrefix(repo string) bool {
-	for _, p := range st.w.Prefixes {
-		if refs.UnderPrefix(repo, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func (st *walkState) emit(rule Rule, ref string, sp Span) {
@@ -535,23 +573,34 @@ func parseMarker(comment string) (id, field string, ok bool) {
 	return "", "", false
 }
 
-func (st *walkState) markerField(n *yaml.Node, id, field string) error {
-	start, end, ok := st.locateValue(n)
-	if !ok {
-		return nil
-	}
-	text := n.Value
-	sp := Span{start, start}
-	if text != "" {
-		at := bytes.Index(st.src[start:end], []byte(text))
-		if at < 0 || strings.ContainsAny(text, " \t\n\r") {
-			st.warnAt(n, "marker %s field %s: value %q cannot be rewritten in place; not selected", id, field, text)
-			return nil
+func (st *walkState) markerField(n *yaml.Node, id, field string, host *splitMap, imageKey bool) {
+	var part Part
+	switch {
+	case n.Tag == "!!null" && field == "digest":
+		// An empty Flux :digest field is written: after its colon, or in
+		// place of its "~".
+		p, ok := st.fieldPart(field, n)
+		if !ok {
+			return
 		}
-		sp = Span{start + at, start + at + len(text)}
-	} else if n.Style&(styleDouble|styleSingle) == 0 {
+		part = p
+	case n.Value == "" && n.Style&(styleDouble|styleSingle) == 0:
 		st.warnAt(n, "marker %s field %s is empty; write \"\" to keep a place for it", id, field)
-		return nil
+		return
+	default:
+		start, end, ok := st.locateValue(n)
+		if !ok {
+			return
+		}
+		part = Part{Field: field, Span: Span{start, start}, Empty: n.Value == ""}
+		if text := n.Value; text != "" {
+			at := bytes.Index(st.src[start:end], []byte(text))
+			if at < 0 || strings.ContainsAny(text, " \t\n\r") {
+				st.warnAt(n, "marker %s field %s: value %q cannot be rewritten in place; not selected", id, field, text)
+				return
+			}
+			part.Span, part.Text = Span{start + at, start + at + len(text)}, text
+		}
 	}
 	var g *markerGroup
 	for _, m := range st.markers {
@@ -563,26 +612,41 @@ func (st *walkState) markerField(n *yaml.Node, id, field string) error {
 		g = &markerGroup{id: id}
 		st.markers = append(st.markers, g)
 	}
-	g.fields = append(g.fields, markerField{node: n, path: st.renderPath(), field: field, span: sp, text: text})
-	return nil
+	g.fields = append(g.fields, markerField{node: n, path: st.renderPath(), field: field, part: part, imageKey: imageKey, host: host})
 }
 
 // finishDoc combines the document's marker groups and returns all of its
 // occurrences in input order.
 func (st *walkState) finishDoc() []*Occurrence {
-	out := st.occs
+	var combined []*Occurrence
 	for _, g := range st.markers {
 		if o := st.combine(g); o != nil {
-			out = append(out, o)
+			combined = append(combined, o)
+		} else {
+			st.fallback(g)
 		}
 	}
-	if len(st.markers) > 0 {
+	out := append(st.occs, combined...)
+	if len(st.markers) > 0 || st.unsorted {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Span.Start < out[j].Span.Start })
 	}
 	// The slice is reused for the next document: hand out a copy.
 	res := make([]*Occurrence, len(out))
 	copy(res, out)
 	return res
+}
+
+// fallback selects, by the other rules, the fields of a marker group that
+// cannot be combined: a broken group must not hide an image: key.
+func (st *walkState) fallback(g *markerGroup) {
+	for _, f := range g.fields {
+		if f.host != nil {
+			continue // a part of a split reference is never selected alone
+		}
+		st.pathOver = f.path
+		_ = st.plainScalar(f.node, f.imageKey)
+		st.pathOver = ""
+	}
 }
 
 func (st *walkState) combine(g *markerGroup) *Occurrence {
@@ -603,39 +667,68 @@ func (st *walkState) combine(g *markerGroup) *Occurrence {
 			st.warnAt(f.node, "marker %s marks a whole reference and its parts; not selected", g.id)
 			return nil
 		}
-		ref = f.text
-		parts = []Part{{Field: "ref", Span: f.span, Text: f.text}}
+		ref = f.part.Text
+		parts = []Part{f.part}
 	} else {
 		nameF, ok := byField["name"]
-		if !ok {
+		switch {
+		case ok:
+			first, ref = nameF, nameF.part.Text
+			parts = append(parts, nameF.part)
+		case sameHost(g.fields) != nil:
+			if first = st.borrowName(sameHost(g.fields)); first == nil {
+				return nil
+			}
+			ref = sameHost(g.fields).name()
+			parts = append(parts, first.part)
+		default:
 			st.warnAt(first.node, "marker %s has no name field; not selected", g.id)
 			return nil
 		}
-		first = nameF
-		ref = nameF.text
-		parts = append(parts, Part{Field: "name", Span: nameF.span, Text: nameF.text})
 		if t, ok := byField["tag"]; ok {
-			if t.text != "" {
-				ref += ":" + t.text
+			if t.part.Text != "" {
+				ref += ":" + t.part.Text
 			}
-			parts = append(parts, Part{Field: "tag", Span: t.span, Text: t.text})
+			parts = append(parts, t.part)
 		}
 		if d, ok := byField["digest"]; ok {
-			if d.text != "" {
-				ref += "@" + d.text
+			if !d.part.Empty {
+				ref += "@" + d.part.Text
 			}
-			parts = append(parts, Part{Field: "digest", Span: d.span, Text: d.text})
+			parts = append(parts, d.part)
 		}
 	}
 	if _, ok := refs.Parse(ref); !ok {
 		st.warnAt(first.node, "marker %s combines to %q, which is not an image reference; not selected", g.id, ref)
 		return nil
 	}
-	line, col := st.loc.position(first.span.Start)
+	line, col := st.loc.position(first.part.Span.Start)
 	return &Occurrence{
 		File: st.file, Line: line, Column: col, Doc: st.doc, Path: first.path,
-		Rule: RuleMarker, Ref: ref, Marker: g.id, Span: first.span, Parts: parts,
+		Rule: RuleMarker, Ref: ref, Marker: g.id, Span: first.part.Span, Parts: parts,
 	}
+}
+
+// borrowName is the name field a Flux :tag or :digest marker in a split map
+// takes from the map: never written, never changed.
+func (st *walkState) borrowName(sm *splitMap) *markerField {
+	name, ok := st.fieldPart("name", sm.vals[sm.nameKey])
+	if !ok {
+		return nil
+	}
+	name.Fixed = true
+	return &markerField{node: sm.vals[sm.nameKey], path: sm.paths[sm.nameKey], field: "name", part: name}
+}
+
+// sameHost returns the split map every field of a group is a part of, or nil.
+func sameHost(fs []markerField) *splitMap {
+	h := fs[0].host
+	for _, f := range fs {
+		if f.host != h {
+			return nil
+		}
+	}
+	return h
 }
 
 // Errors and encoding.

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -208,6 +209,8 @@ type BaseSpec struct {
 	NoHistory bool
 	// Single pushes one image (the first platform) instead of an index.
 	Single bool
+	// Zstd compresses the layers with zstd (OCI media types only).
+	Zstd bool
 }
 
 // PushBase builds a base as spec says and pushes it to ref. Each layer adds
@@ -265,6 +268,9 @@ func baseImage(spec BaseSpec, p v1.Platform) (v1.Image, error) {
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	if spec.Docker {
 		layerMT, img = types.DockerLayer, empty.Image
+	}
+	if spec.Zstd {
+		layerMT = types.OCILayerZStd
 	}
 	for i := 0; i < spec.Layers; i++ {
 		files := map[string]string{fmt.Sprintf("etc/base/%d", i): fmt.Sprintf("base %s %s layer %d\n", spec.Version, ps, i)}
@@ -352,9 +358,13 @@ func tarLayer(files map[string]string, mt types.MediaType, modTime time.Time, di
 		return nil, err
 	}
 	b := buf.Bytes()
+	opts := []tarball.LayerOption{tarball.WithMediaType(mt)}
+	if mt == types.OCILayerZStd {
+		opts = append(opts, tarball.WithCompression(compression.ZStd))
+	}
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil
-	}, tarball.WithMediaType(mt))
+	}, opts...)
 }
 
 // AppSpec describes an app image built on a base, the way ko builds it.

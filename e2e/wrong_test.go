@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/rebasekit/rebasekit/internal/faultproxy"
+	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
+)
+
+// The shapes that once made crane-rebase-stream push a wrong image and
+// report success (issue 8), on the real docker-registry, through the real
+// binary: every line gets either a correct result, verified from the
+// registry (every blob digested, diff_ids, one media-type family, base
+// annotations naming the base really used), or its echo with the reason;
+// a second run changes nothing.
+func TestWrongShapesOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// A registry of its own: docker-registry refuses manifests with foreign
+	// layers (Windows bases) unless their URLs are allowed, as a registry
+	// that serves Windows images is configured.
+	reg, err := startRegistryWithConfig(ctx, filepath.Join(t.TempDir(), "registry"),
+		"validation:\n  manifests:\n    urls:\n      allow:\n        - ^https://mcr\\.microsoft\\.com/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.stop()
+	p := rebasetest.Pusher{Ctx: ctx, Host: reg.Host}
+	must := func(ref string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	win := must(p.WindowsApp("wrong/win"))
+	winAmb := must(p.WindowsAmbiguousApp("wrong/winamb"))
+	zd := must(p.ZstdApp("wrong/zd", true))
+	zo := must(p.ZstdApp("wrong/zo", false))
+	doi := must(p.DescriptorAnnotatedApp("wrong/doi"))
+
+	in := strings.Join([]string{win, winAmb, zd, zo, doi}, "\n") + "\n"
+	code, out, errs := runStream(t, t.TempDir(), in, "-j", "2")
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (two lines are refused); stderr:\n%s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines out for 5 in:\n%s", len(lines), out)
+	}
+	for i, ref := range []string{win, zo, doi} {
+		got := lines[[]int{0, 3, 4}[i]]
+		if got == ref || !strings.HasPrefix(got, strings.Split(ref, "@")[0]+"@sha256:") {
+			t.Errorf("%s: output %q, want it rebased", ref, got)
+			continue
+		}
+		if err := rebasetest.Verify(ctx, got); err != nil {
+			t.Errorf("%s: %v", got, err)
+		}
+	}
+	for i, c := range []struct{ ref, reason string }{
+		{winAmb, "platform windows/amd64 is ambiguous in new base " + p.Ref("wrong/winamb/base:stable") + ": 2 children fit and nothing tells them apart"},
+		{zd, "the new base's layer 0 has media type application/vnd.oci.image.layer.v1.tar+zstd, which a Docker manifest cannot carry"},
+	} {
+		if got := lines[[]int{1, 2}[i]]; got != c.ref {
+			t.Errorf("%s: output %q, want the input echoed", c.ref, got)
+		}
+		if !strings.Contains(errs, c.ref+": error: ") || !strings.Contains(errs, c.reason) {
+			t.Errorf("stderr does not say %q for %s:\n%s", c.reason, c.ref, errs)
+		}
+	}
+	// The Windows image moved to its own build's new patch level.
+	if got := manifestOSVersion(t, ctx, lines[0]); got != rebasetest.WindowsLTSC2022+".2000" {
+		t.Errorf("windows image: os.version %q, want %s.2000", got, rebasetest.WindowsLTSC2022)
+	}
+	// A second run: the rebased lines are up to date, the refused still refused.
+	code, again, errs := runStream(t, t.TempDir(), out)
+	if code != 1 || again != out || !strings.Contains(errs, "rebased 0, up to date 3, skipped 0, failed 2") {
+		t.Errorf("second run: exit %d, output changed %v; stderr:\n%s", code, again != out, errs)
+	}
+}
+
+func manifestOSVersion(t *testing.T, ctx context.Context, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Manifests[0].Platform.OSVersion != cf.OSVersion {
+		t.Errorf("descriptor os.version %q, config %q", im.Manifests[0].Platform.OSVersion, cf.OSVersion)
+	}
+	return cf.OSVersion
+}
+
+// --tag on the real registry: a tag that moved on to a newer image is never
+// rewound; one that still names the image rebased is moved.
+func TestTagNotRewoundOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := rebasetest.Pusher{Ctx: ctx, Host: suite.host}
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := rebasetest.PushBase(ctx, p.Ref("tagged/base:v1"), rebasetest.BaseSpec{Version: "v1"})
+	check(err)
+	check(p.Tag("tagged/base:v1", "tagged/base:stable"))
+	old, err := rebasetest.PushApp(ctx, p.Ref("tagged/app:prod"), rebasetest.AppSpec{Base: p.Ref("tagged/base:stable"), Name: "one"})
+	check(err)
+	check(p.Tag("tagged/app:prod", "tagged/app:canary"))
+	newer, err := rebasetest.PushApp(ctx, p.Ref("tagged/app:prod"), rebasetest.AppSpec{Base: p.Ref("tagged/base:stable"), Name: "two"})
+	check(err)
+	_, err = rebasetest.PushBase(ctx, p.Ref("tagged/base:v2"), rebasetest.BaseSpec{Version: "v2"})
+	check(err)
+	check(p.Tag("tagged/base:v2", "tagged/base:stable"))
+
+	prod := p.Ref("tagged/app:prod@" + old.String())
+	canary := p.Ref("tagged/app:canary@" + old.String())
+	code, out, errs := runStream(t, t.TempDir(), prod+"\n"+canary+"\n", "--tag", "-j", "1")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 1 || len(lines) != 2 || lines[0] != prod {
+		t.Fatalf("exit %d, output %q; stderr:\n%s", code, out, errs)
+	}
+	want := "did not move tag " + p.Ref("tagged/app:prod") + ": it now names " + newer.String() + ", not the image rebased (" + old.String() + "); rebase what it names now"
+	if !strings.Contains(errs, prod+": error: pushed sha256:") || !strings.Contains(errs, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, errs)
+	}
+	if got := tagDigest(t, ctx, p.Ref("tagged/app:prod")); got != newer.String() {
+		t.Errorf("prod names %s, want the newer release %s", got, newer)
+	}
+	if got, want := tagDigest(t, ctx, p.Ref("tagged/app:canary")), strings.Split(lines[1], "@")[1]; got != want {
+		t.Errorf("canary names %s, want the rebased %s", got, want)
+	}
+	if err := rebasetest.Verify(ctx, lines[1]); err != nil {
+		t.Error(err)
+	}
+}
+
+func tagDigest(t *testing.T, ctx context.Context, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Digest.String()
+}
+
+// --old-base and --new-base given the same moving tag: refused, not "up to
+// date", while the image is still on the old base.
+func TestSameMovingTagOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := rebasetest.Pusher{Ctx: ctx, Host: suite.host}
+	app, err := p.UnannotatedApp("sametag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable := p.Ref("sametag/base:stable")
+	code, out, errs := runStream(t, t.TempDir(), app+"\n", "--old-base", stable, "--new-base", stable)
+	if code != 1 || out != app+"\n" || !strings.Contains(errs, "which is also the new base: give the old base by digest") || strings.Contains(errs, "up to date 1") {
+		t.Errorf("exit %d, output %q; stderr:\n%s", code, out, errs)
+	}
+}
+
+// A proxy in front of the real registry that changes one byte of the base
+// manifest it serves by tag: the line fails and nothing is pushed.
+func TestCorruptTagAnswerOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	px, err := faultproxy.New(suite.host, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	p := rebasetest.Pusher{Ctx: ctx, Host: px.Host}
+	_, err = rebasetest.PushBase(ctx, p.Ref("corrupt/base:v1"), rebasetest.BaseSpec{Version: "v1"})
+	if err == nil {
+		err = p.Tag("corrupt/base:v1", "corrupt/base:stable")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := rebasetest.PushApp(ctx, p.Ref("corrupt/app:v1"), rebasetest.AppSpec{Base: p.Ref("corrupt/base:stable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := p.Ref("corrupt/app@" + d.String())
+	if _, err = rebasetest.PushBase(ctx, p.Ref("corrupt/base:v2"), rebasetest.BaseSpec{Version: "v2"}); err == nil {
+		err = p.Tag("corrupt/base:v2", "corrupt/base:stable")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.Set(faultproxy.Config{Corrupt: func(r *http.Request) bool {
+		return r.Method == http.MethodGet && r.URL.Path == "/v2/corrupt/base/manifests/stable"
+	}})
+	before, err := suite.reg.apiState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runStream(t, t.TempDir(), app+"\n")
+	want := "the registry's answer for " + p.Ref("corrupt/base:stable") + " does not match its digest (Docker-Content-Digest sha256:"
+	if code != 1 || out != app+"\n" || !strings.Contains(errs, app+": error: ") || !strings.Contains(errs, want) {
+		t.Errorf("exit %d, output %q; stderr:\n%s\nwant %q", code, out, errs, want)
+	}
+	if px.Stats().Corrupted == 0 {
+		t.Error("the proxy corrupted nothing: the test shows nothing")
+	}
+	after, err := suite.reg.apiState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := snapshotDiff(before, after); d != "" {
+		t.Errorf("the refused line changed the registry:\n%s", d)
+	}
+	// Untouched answers: a correct rebase.
+	px.Set(faultproxy.Config{})
+	code, out, errs = runStream(t, t.TempDir(), app+"\n")
+	if code != 0 || out == app+"\n" {
+		t.Fatalf("without the corruption: exit %d, output %q; stderr:\n%s", code, out, errs)
+	}
+	if err := rebasetest.Verify(ctx, strings.TrimSpace(out)); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,129 @@
+package yamlwalk
+
+import (
+	"strings"
+
+	"github.com/rebasekit/rebasekit/pkg/refs"
+)
+
+// Prefixes are matched as a registry reads references: "docker.io/acme",
+// "index.docker.io/acme" and "acme" are one prefix, which holds "acme/app:1"
+// and "index.docker.io/acme/x:2"; "docker.io/library" holds "nginx". The
+// references themselves are still reported as written.
+
+const dockerHub = "index.docker.io"
+
+// isDomain is the distribution rule: a first component names a registry when
+// it has a dot or a colon, or is "localhost".
+func isDomain(c string) bool {
+	return strings.ContainsAny(c, ".:") || c == "localhost"
+}
+
+// normRepo returns repository repo (as refs.Parse splits it) as a registry
+// reads it: "nginx" is "index.docker.io/library/nginx", "acme/app" is
+// "index.docker.io/acme/app", "docker.io/x" is "index.docker.io/library/x".
+func normRepo(repo string) string {
+	first, rest, ok := strings.Cut(repo, "/")
+	switch {
+	case !ok:
+		return dockerHub + "/library/" + repo
+	case !isDomain(first):
+		return dockerHub + "/" + repo
+	case first == "docker.io" || first == dockerHub:
+		if !strings.Contains(rest, "/") {
+			return dockerHub + "/library/" + rest
+		}
+		return dockerHub + "/" + rest
+	}
+	return repo
+}
+
+// normPrefix returns a prefix as a registry reads it. Unlike a repository, a
+// prefix's first component is a registry whenever it looks like one
+// ("docker.io", "gcr.io"), and a one-component prefix ("acme") is a Docker
+// Hub namespace, not a library image.
+func normPrefix(p string) string {
+	p = strings.TrimSuffix(p, "/")
+	first, rest, ok := strings.Cut(p, "/")
+	switch {
+	case !isDomain(first):
+		return dockerHub + "/" + p
+	case first == "docker.io":
+		first = dockerHub
+	}
+	if ok {
+		return first + "/" + rest
+	}
+	return first
+}
+
+// prefixGate returns text that every reference under the normalised prefix
+// p holds as written, for a cheap first test: "acme" for index.docker.io/acme
+// (written "acme/app"), "" for Docker Hub's library (written "nginx").
+func prefixGate(p string) string {
+	rest, ok := strings.CutPrefix(p, dockerHub)
+	if !ok {
+		return p
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	if rest == "library" {
+		return ""
+	}
+	return strings.TrimPrefix(rest, "library/")
+}
+
+type prefixSet struct {
+	norm  []string
+	gates []string
+}
+
+func newPrefixSet(ps []string) *prefixSet {
+	s := &prefixSet{}
+	for _, p := range ps {
+		n := normPrefix(p)
+		s.norm = append(s.norm, n)
+		s.gates = append(s.gates, prefixGate(n))
+	}
+	return s
+}
+
+func (s *prefixSet) mayHold(v string) bool {
+	for _, g := range s.gates {
+		if strings.Contains(v, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// holds reports whether repository repo, as written, lies under a prefix.
+func (s *prefixSet) holds(repo string) bool {
+	n := normRepo(repo)
+	for _, p := range s.norm {
+		if refs.UnderPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// UnusedPrefixes returns the prefixes under which none of occs lies: a typo,
+// or a registry other than the one the references name. Markers count: they
+// are selected whatever the prefixes, but one under a prefix shows it is right.
+func (w *Walker) UnusedPrefixes(occs []*Occurrence) []string {
+	var out []string
+	for i, p := range w.Prefixes {
+		one := newPrefixSet(w.Prefixes[i : i+1])
+		used := false
+		for _, o := range occs {
+			if r, ok := refs.Parse(o.Ref); ok && one.holds(r.Repository) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			out = append(out, p)
+		}
+	}
+	return out
+}
