@@ -82,6 +82,9 @@ func run(intr *interrupt, c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	rep := newReporter(stderr, c.Bool("verbose"))
+	if name := c.Args().First(); name != "" && name != "-" && rep.p.on {
+		rep.p.total = countLines(name)
+	}
 	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: rep.line}.Run(intr.ctx, r, in, c.App.Writer)
 	rep.done()
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
