@@ -70,7 +70,7 @@ func TestFlakyDockerRegistry(t *testing.T) {
 		t.Fatalf("dry run: %s %v", sum, err)
 	}
 
-	px.Set(faultproxy.Config{Every503: 6, EveryCut: 9, EveryConnCut: 11})
+	px.Set(faultproxy.Config{Every503: 6, EveryCut: 9, EveryConnCut: 4})
 	px.ResetStats()
 	var out bytes.Buffer
 	start := time.Now()

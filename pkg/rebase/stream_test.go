@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,17 @@ func TestStreamStopsWhenCancelled(t *testing.T) {
 	}
 }
 
+// reads counts the GET and HEAD requests by kind.
+func reads(reqs []rebasetest.Request) map[string]int {
+	m := map[string]int{}
+	for _, r := range reqs {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			m[r.Method+" "+rebasetest.Kind(r.Path)]++
+		}
+	}
+	return m
+}
+
 // Request counts: the protocol floor is about 1 manifest GET per manifest plus
 // 1 per distinct base and 1 per base platform for a no-op (its layers decide
 // that an image is up to date), 5+N per platform for a real rebase.
@@ -213,8 +225,15 @@ func requestCounts(t *testing.T, n int) {
 	if pings := w.reg.Counts()["GET ping"]; pings != 1 {
 		t.Errorf("rebase pinged %d times, want once for the one registry", pings)
 	}
+	_, dryReqs := run(rebase.WithDryRun(true))
+	dryReads := reads(dryReqs)
 	sum, reqs = run()
 	t.Logf("rebase with the referrers check: %d requests (%.1f per image): %v", len(reqs), float64(len(reqs))/float64(n), w.reg.Counts())
+	// A dry run is Plan without Write: it reads exactly what the real run
+	// reads (the base layers are mounted here, never read).
+	if got := reads(reqs); fmt.Sprint(got) != fmt.Sprint(dryReads) {
+		t.Errorf("reads of the real run %v, of the dry run %v: want the same", got, dryReads)
+	}
 	// One tag listing per repository; the referrers API is asked once: this
 	// registry answers it with 404, so it has none.
 	if c := w.reg.Counts(); c["GET tags"] != n || c["GET referrers"] != 1 {

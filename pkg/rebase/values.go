@@ -50,6 +50,14 @@ func (r *Rebaser) plannedImage(ctx context.Context, repo name.Repository, pp *pl
 	for _, l := range pp.layers {
 		from[l.desc.Digest] = l.ref.Context()
 	}
+	m, err := v1.ParseManifest(bytes.NewReader(pp.manifest.b))
+	if err != nil {
+		return nil, fmt.Errorf("planned manifest: %w", err)
+	}
+	mts := map[v1.Hash]types.MediaType{}
+	for _, l := range m.Layers {
+		mts[l.Digest] = l.MediaType
+	}
 	return partial.CompressedToImage(&plannedCore{
 		manifest: pp.manifest,
 		config:   pp.config.b,
@@ -58,10 +66,20 @@ func (r *Rebaser) plannedImage(ctx context.Context, repo name.Repository, pp *pl
 			if !ok {
 				src = repo
 			}
-			return remote.Layer(src.Digest(h.String()), remote.Reuse(r.puller), remote.WithContext(ctx))
+			l, err := remote.Layer(src.Digest(h.String()), remote.Reuse(r.puller), remote.WithContext(ctx))
+			return typedLayer{l, mts[h]}, err
 		},
 	})
 }
+
+// typedLayer is a layer of the media type its manifest gives it (a remote
+// layer alone does not know its own).
+type typedLayer struct {
+	v1.Layer
+	mt types.MediaType
+}
+
+func (l typedLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
 
 // plannedCore is a partial.CompressedImageCore over a planned manifest and
 // config.
