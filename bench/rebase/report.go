@@ -50,55 +50,72 @@ func report(args []string) error {
 		}
 	}
 
-	P, N, B := *platforms, *baseLayers, *baseBlobs
-	if B == 0 {
-		B = P * N
+	f := floors{P: *platforms, N: *baseLayers, B: *baseBlobs}
+	if f.B == 0 {
+		f.B = f.P * f.N
 	}
-	floor := func(r *run) int {
-		switch r.kind {
-		case "noop":
-			// One GET per manifest (index and children), one GET of the base
-			// tag and, per run, of its child for each platform: an image is
-			// up to date when its layers start with the current base's.
-			return r.images*(1+P) + 1 + P
-		case "rebase":
-			// Per platform image: manifest GET, config GET, N blob mounts,
-			// config upload, manifest PUT (5+N), except that a layer the
-			// platforms' bases share is mounted once per image; per image:
-			// index GET and PUT. Once per run: the base tag, and per platform
-			// the old and new base manifests and configs.
-			return r.images*(2+4*P+B) + 1 + 4*P
-		}
-		return 0
-	}
+	printRuns(runs, f, base, *baseline)
+	printKinds(runs)
+	return nil
+}
 
-	fmt.Printf("| run | wall | requests | per image | per platform image | floor | x floor | speed vs %s |\n", *baseline)
+// floors is the protocol floor of a setup: P platform images an image, N
+// base layers a platform, B distinct new-base layer blobs over all
+// platforms.
+type floors struct{ P, N, B int }
+
+func (f floors) of(r *run) int {
+	switch r.kind {
+	case "noop":
+		// One GET per manifest (index and children), one GET of the base
+		// tag and, per run, of its child for each platform: an image is
+		// up to date when its layers start with the current base's.
+		return r.images*(1+f.P) + 1 + f.P
+	case "rebase":
+		// Per platform image: manifest GET, config GET, N blob mounts,
+		// config upload, manifest PUT (5+N), except that a layer the
+		// platforms' bases share is mounted once per image; per image:
+		// index GET and PUT. Once per run: the base tag, and per platform
+		// the old and new base manifests and configs.
+		return r.images*(2+4*f.P+f.B) + 1 + 4*f.P
+	}
+	return 0
+}
+
+// printRuns prints time and requests per run next to the floor.
+func printRuns(runs []*run, f floors, base *run, baseline string) {
+	fmt.Printf("| run | wall | requests | per image | per platform image | floor | x floor | speed vs %s |\n", baseline)
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range runs {
 		if r.kind == "trial" {
 			continue
 		}
-		f := floor(r)
+		fl := f.of(r)
 		speed := "-"
 		if base != nil && r.kind == base.kind && r.seconds > 0 {
 			speed = fmt.Sprintf("%.1fx", base.seconds/r.seconds)
 		}
 		fmt.Printf("| %s | %.2f s | %d | %.1f | %.1f | %d | %.2fx | %s |\n", r.label, r.seconds, r.total,
-			float64(r.total)/float64(r.images), float64(r.total)/float64(r.images*P), f,
-			float64(r.total)/float64(f), speed)
+			float64(r.total)/float64(r.images), float64(r.total)/float64(r.images*f.P), fl,
+			float64(r.total)/float64(fl), speed)
 	}
-	fmt.Printf("\nfloor: no-op images*(1+%d) + 1 + %d; rebase images*(2 + %d*4 + %d) + 1 + 4*%d: per image index GET+PUT, per platform image manifest GET, config GET, config upload, manifest PUT, %d mounts of the new base's %d distinct layer blobs (%d a platform), per run the base tag and the old and new base's manifest and config per platform; the no-op's per run the base tag and its manifest per platform\n", P, P, P, B, P, B, B, N)
-
-	var tables []*run
+	fmt.Printf("\nfloor: no-op images*(1+%d) + 1 + %d; rebase images*(2 + %d*4 + %d) + 1 + 4*%d: per image index GET+PUT, per platform image manifest GET, config GET, config upload, manifest PUT, %d mounts of the new base's %d distinct layer blobs (%d a platform), per run the base tag and the old and new base's manifest and config per platform; the no-op's per run the base tag and its manifest per platform\n", f.P, f.P, f.P, f.B, f.P, f.B, f.B, f.N)
 	for _, r := range runs {
 		if r.kind == "trial" {
 			fmt.Printf("trial %q: %d requests, %.2f s\n", r.label, r.total, r.seconds)
-		} else {
-			tables = append(tables, r)
 		}
 	}
 	fmt.Println()
-	runs = tables
+}
+
+// printKinds prints the requests of each run (trials aside) by kind.
+func printKinds(all []*run) {
+	var runs []*run
+	for _, r := range all {
+		if r.kind != "trial" {
+			runs = append(runs, r)
+		}
+	}
 	var kinds []string
 	seen := map[string]bool{}
 	for _, r := range runs {
@@ -126,7 +143,6 @@ func report(args []string) error {
 		}
 		fmt.Println()
 	}
-	return nil
 }
 
 func readRuns(path string) ([]*run, error) {

@@ -6,12 +6,44 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// app is the command: its help, its flags, and run.
 func app(intr *interrupt) *cli.App {
 	return &cli.App{
-		Name:      "crane-rebase-stream",
-		Usage:     "rebase the images named on stdin onto their base's current version, one reference a line",
-		UsageText: "crane-rebase-stream [flags] [FILE|-]",
-		Description: `Reads image references, one a line, from FILE or stdin, and writes exactly one
+		Name:                 "crane-rebase-stream",
+		Usage:                "rebase the images named on stdin onto their base's current version, one reference a line",
+		UsageText:            "crane-rebase-stream [flags] [FILE|-]",
+		Description:          description,
+		HideVersion:          true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // runMain turns errors into exit statuses
+		HideHelpCommand:      true,
+		OnUsageError:         clisel.UsageError,
+		Flags:                flags(),
+		EnableBashCompletion: true,
+		Action:               func(c *cli.Context) error { return run(intr, c) },
+	}
+}
+
+// flags are the command's flags.
+func flags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
+		&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
+		&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
+		&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
+		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased (default: push by digest only)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
+		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
+		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
+		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
+		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
+		clisel.VersionFlag(),
+	}, clisel.DocFlags()...)
+}
+
+// description is the body of --help.
+const description = `Reads image references, one a line, from FILE or stdin, and writes exactly one
 line for each to stdout, in input order, as soon as that line and all before it
 are done. Up to --jobs images are rebased at once.
 
@@ -67,27 +99,4 @@ REGISTRIES
    or with --insecure. 5xx/429 answers and broken connections are retried with
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
    --timeout (default 10m) bounds each image, retries included. At most
-   --max-requests (16) requests are in flight to one registry host at once.`,
-		HideVersion:     true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
-		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
-		Flags: append([]cli.Flag{
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
-			&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
-			&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
-			&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
-			&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image (default: push by digest only)"},
-			&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
-			&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
-			&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
-			&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
-			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
-			clisel.VersionFlag(),
-		}, clisel.DocFlags()...),
-		EnableBashCompletion: true,
-		Action:               func(c *cli.Context) error { return run(intr, c) },
-	}
-}
+   --max-requests (16) requests are in flight to one registry host at once.`

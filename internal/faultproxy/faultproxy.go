@@ -222,35 +222,7 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		registryError(w, http.StatusServiceUnavailable)
 		return
 	}
-	hasBody := req.ContentLength != 0 && req.Body != nil
-	seen, cuts := &p.nBare, &p.cutsBare
-	if hasBody {
-		seen, cuts = &p.nBody, &p.cutsBody
-	}
-	if cfg.EveryCut > 0 && seen.Add(1)%int64(cfg.EveryCut) == 0 {
-		p.cut.Add(1)
-		// Alternate between a cut before forwarding and one after.
-		if cuts.Add(1)%2 == 1 {
-			// Before forwarding: the registry never sees it.
-			if hasBody {
-				p.cutUploads.Add(1)
-				part := req.ContentLength / 2
-				if part <= 0 {
-					part = 1
-				}
-				io.CopyN(io.Discard, req.Body, part)
-			}
-			hijackClose(w)
-			return
-		}
-		// After forwarding: the work is done, the answer is lost or cut.
-		resp, body, err := p.forward(req)
-		if err != nil {
-			hijackClose(w)
-			return
-		}
-		p.cutAnswers.Add(1)
-		cutAnswer(w, resp, body)
+	if p.cutThis(w, req, cfg) {
 		return
 	}
 	resp, body, err := p.forward(req)
@@ -271,6 +243,44 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(resp.StatusCode)
 	w.Write(body)
+}
+
+// cutThis cuts req's connection when its turn has come (Config.EveryCut),
+// alternately before forwarding it (mid-upload, for a request with a body)
+// and after (the answer cut or lost), and says whether it did.
+func (p *Proxy) cutThis(w http.ResponseWriter, req *http.Request, cfg Config) bool {
+	hasBody := req.ContentLength != 0 && req.Body != nil
+	seen, cuts := &p.nBare, &p.cutsBare
+	if hasBody {
+		seen, cuts = &p.nBody, &p.cutsBody
+	}
+	if cfg.EveryCut <= 0 || seen.Add(1)%int64(cfg.EveryCut) != 0 {
+		return false
+	}
+	p.cut.Add(1)
+	// Alternate between a cut before forwarding and one after.
+	if cuts.Add(1)%2 == 1 {
+		// Before forwarding: the registry never sees it.
+		if hasBody {
+			p.cutUploads.Add(1)
+			part := req.ContentLength / 2
+			if part <= 0 {
+				part = 1
+			}
+			io.CopyN(io.Discard, req.Body, part)
+		}
+		hijackClose(w)
+		return true
+	}
+	// After forwarding: the work is done, the answer is lost or cut.
+	resp, body, err := p.forward(req)
+	if err != nil {
+		hijackClose(w)
+		return true
+	}
+	p.cutAnswers.Add(1)
+	cutAnswer(w, resp, body)
+	return true
 }
 
 // forward sends req to the registry and reads the whole answer.

@@ -56,19 +56,29 @@ func rebaseConfig(cfg *object, nLayers int, oldCfg []byte, k int, newCfg []byte,
 		return nil, "", err
 	}
 	cfg.setRaw("rootfs", rb)
+	note, err := rebaseHistory(cfg, oldObj, k, newObj, nNew)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := cfg.bytes()
+	return b, note, err
+}
 
-	// History: swap the old base's entries when they line up with its layers.
+// rebaseHistory swaps the old base's history entries in cfg for the new
+// base's, when they line up with its k layers; the note says when they did
+// not, and what was done instead.
+func rebaseHistory(cfg, oldObj *object, k int, newObj *object, nNew int) (string, error) {
 	hist, err := rawArray(cfg.raw("history"))
 	if err != nil {
-		return nil, "", fmt.Errorf("config history: %w", err)
+		return "", fmt.Errorf("config history: %w", err)
 	}
 	oldHist, err := rawArray(oldObj.raw("history"))
 	if err != nil {
-		return nil, "", fmt.Errorf("old base config history: %w", err)
+		return "", fmt.Errorf("old base config history: %w", err)
 	}
 	newHist, err := rawArray(newObj.raw("history"))
 	if err != nil {
-		return nil, "", fmt.Errorf("new base config history: %w", err)
+		return "", fmt.Errorf("new base config history: %w", err)
 	}
 	var note string
 	switch {
@@ -88,11 +98,10 @@ func rebaseConfig(cfg *object, nLayers int, oldCfg []byte, k int, newCfg []byte,
 			break
 		}
 		if err := cfg.set("history", h); err != nil {
-			return nil, "", err
+			return "", err
 		}
 	}
-	b, err := cfg.bytes()
-	return b, note, err
+	return note, nil
 }
 
 func nonEmpty(hist []json.RawMessage) int {

@@ -135,22 +135,10 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 	if err != nil {
 		return fmt.Errorf("config %s: %w", man.Config.Digest, err)
 	}
-	if platform == nil {
-		if platform, err = configPlatform(cfgObj); err != nil {
-			return fmt.Errorf("config %s: %w", man.Config.Digest, err)
-		}
-		if platform.OS == "" || platform.Architecture == "" {
-			return fmt.Errorf("config %s names no os/architecture", man.Config.Digest)
-		}
-		p.res.Platform = platformString(platform)
-	} else if platform.OSVersion == "" {
-		// The index child names no os.version: its config may.
-		if cp, err := configPlatform(cfgObj); err == nil && cp.OSVersion != "" && looselySamePlatform(platform, cp) {
-			withVersion := *platform
-			withVersion.OSVersion = cp.OSVersion
-			platform = &withVersion
-		}
+	if platform, err = imagePlatform(platform, cfgObj, man.Config.Digest); err != nil {
+		return err
 	}
+	p.res.Platform = platformString(platform)
 
 	oldM, oldP, err := r.forPlatform(ctx, b.old, platform, "old base")
 	if err != nil {
@@ -184,6 +172,27 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		return fmt.Errorf("layers do not start with the old base %s (%d layers)", oldM.ref, k)
 	}
 	return r.planRebase(ctx, p, b, raw, man, cfgObj, oldM, newM, newP)
+}
+
+// imagePlatform is the image's platform: its index descriptor's (with the
+// config's os.version when the descriptor names none), else its config's.
+func imagePlatform(desc *v1.Platform, cfg *object, cfgDigest v1.Hash) (*v1.Platform, error) {
+	cp, err := configPlatform(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", cfgDigest, err)
+	}
+	if desc == nil {
+		if cp.OS == "" || cp.Architecture == "" {
+			return nil, fmt.Errorf("config %s names no os/architecture", cfgDigest)
+		}
+		return cp, nil
+	}
+	if desc.OSVersion == "" && cp.OSVersion != "" && looselySamePlatform(desc, cp) {
+		withVersion := *desc
+		withVersion.OSVersion = cp.OSVersion
+		return &withVersion, nil
+	}
+	return desc, nil
 }
 
 // likeOldBase completes the image's platform from the base it was built on:

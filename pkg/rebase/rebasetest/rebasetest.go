@@ -457,22 +457,11 @@ func PushApp(ctx context.Context, ref string, spec AppSpec, opts ...remote.Optio
 		return v1.Hash{}, err
 	}
 	if spec.Attestation {
-		firstChild, err := adds[0].Add.Digest()
+		att, err := attestationChild(spec.Name, adds[0])
 		if err != nil {
 			return v1.Hash{}, err
 		}
-		att, err := attestation(spec.Name)
-		if err != nil {
-			return v1.Hash{}, err
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-			MediaType: types.OCIManifestSchema1,
-			Platform:  &v1.Platform{OS: "unknown", Architecture: "unknown"},
-			Annotations: map[string]string{
-				"vnd.docker.reference.type":   "attestation-manifest",
-				"vnd.docker.reference.digest": firstChild.String(),
-			},
-		}})
+		adds = append(adds, att)
 	}
 	// The children keep the artifactType mutate.AppendManifests writes.
 	idx = mutate.AppendManifests(idx, adds...)
@@ -480,6 +469,27 @@ func PushApp(ctx context.Context, ref string, spec AppSpec, opts ...remote.Optio
 		return v1.Hash{}, err
 	}
 	return idx.Digest()
+}
+
+// attestationChild is a buildkit-style attestation of first, as an index
+// child (unknown/unknown).
+func attestationChild(app string, first mutate.IndexAddendum) (mutate.IndexAddendum, error) {
+	d, err := first.Add.Digest()
+	if err != nil {
+		return mutate.IndexAddendum{}, err
+	}
+	att, err := attestation(app)
+	if err != nil {
+		return mutate.IndexAddendum{}, err
+	}
+	return mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+		MediaType: types.OCIManifestSchema1,
+		Platform:  &v1.Platform{OS: "unknown", Architecture: "unknown"},
+		Annotations: map[string]string{
+			"vnd.docker.reference.type":   "attestation-manifest",
+			"vnd.docker.reference.digest": d.String(),
+		},
+	}}, nil
 }
 
 // appImage adds to base (annotated by koImage) a kodata layer and a binary
