@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/urfave/cli/v2"
 )
@@ -53,7 +53,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer intr.close()
 	a := app(intr)
 	a.Reader, a.Writer, a.ErrWriter = stdin, stdout, stderr
-	err := a.Run(clisel.HelpVersionWords(args))
+	err := a.Run(cmdline.HelpVersionWords(args))
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:
@@ -221,7 +221,7 @@ REGISTRIES
 		HideVersion:     true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // runMain turns errors into exit statuses
 		HideHelpCommand: true,
-		OnUsageError:    clisel.UsageError,
+		OnUsageError:    cmdline.UsageError,
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
@@ -235,8 +235,8 @@ REGISTRIES
 			&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 			&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
-			clisel.VersionFlag(),
-		}, clisel.DocFlags()...),
+			cmdline.VersionFlag(),
+		}, cmdline.DocFlags()...),
 		EnableBashCompletion: true,
 		Action:               func(c *cli.Context) error { return run(intr, c) },
 	}
@@ -248,7 +248,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, "crane-rebase-stream version", version())
 		return nil
 	}
-	if ok, err := clisel.Docs(c); ok {
+	if ok, err := cmdline.Docs(c); ok {
 		return err
 	}
 	if c.NArg() > 1 {
@@ -289,7 +289,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		}
 		defer f.Close()
 		in = f
-	} else if clisel.IsTerminal(in) {
+	} else if cmdline.IsTerminal(in) {
 		fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", stdinHint)
 	}
 
@@ -393,4 +393,4 @@ func splitLines(s string) []string {
 	return out
 }
 
-func version() string { return clisel.Version() }
+func version() string { return cmdline.Version() }

@@ -12,11 +12,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
+	"github.com/rebasekit/rebasekit/internal/inputs"
+	"github.com/rebasekit/rebasekit/internal/yamlflags"
 	"github.com/rebasekit/rebasekit/pkg/atomicfile"
 	"github.com/rebasekit/rebasekit/pkg/rewrite"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	clisel.Exit("ko-rewrite", app().Run(clisel.HelpVersionWords(os.Args)))
+	cmdline.Exit("ko-rewrite", app().Run(cmdline.HelpVersionWords(os.Args)))
 }
 
 func app() *cli.App {
@@ -63,29 +63,29 @@ EXAMPLES
    ko-extract -R -f deploy/ | crane-rebase-stream - | ko-rewrite -R -f deploy/ --images - -i
    paste -d' ' old.txt new.txt | grep -v redis | ko-rewrite -f release.yaml --images - -i
 
-` + clisel.SelectionHelp + `
+` + yamlflags.SelectionHelp + `
 
 EXIT STATUS
    0 when written (also when nothing changed); 1 on any refusal or error, with nothing written;
    2 on bad usage (an unknown flag, an argument, a missing --images); 130 (SIGINT) or 143 (SIGTERM)
    when interrupted before writing, with nothing written (with -i, between files: the rest untouched).`,
-		Flags: append(append(clisel.Flags(),
+		Flags: append(append(yamlflags.Flags(),
 			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
 			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
 			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
-			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
-			clisel.VersionFlag(),
-		), clisel.DocFlags()...),
+			cmdline.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
+			cmdline.VersionFlag(),
+		), cmdline.DocFlags()...),
 		HideVersion:          true,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		OnUsageError:         clisel.UsageError,
+		OnUsageError:         cmdline.UsageError,
 		Action:               run,
 	}
 }
 
 type file struct {
-	in        yamlwalk.Input
+	in        inputs.Input
 	src       []byte
 	occs      []*yamlwalk.Occurrence
 	docStarts []int
@@ -107,35 +107,35 @@ func run(c *cli.Context) error {
 		}
 	}
 	if c.Bool("version") {
-		clisel.PrintVersion(c)
+		cmdline.PrintVersion(c)
 		return nil
 	}
-	if ok, err := clisel.Docs(c); ok {
+	if ok, err := cmdline.Docs(c); ok {
 		return err
 	}
 
-	sel, err := clisel.FromContext(c)
+	sel, err := yamlflags.FromContext(c)
 	if err != nil {
 		return err
 	}
 	inPlace := c.Bool("in-place")
 	imagesArg := c.String("images")
 	if imagesArg == "" {
-		return clisel.Usagef("--images FILE|- is required: the replacement stream (see --help)")
+		return cmdline.Usagef("--images FILE|- is required: the replacement stream (see --help)")
 	}
 	for _, in := range sel.Inputs {
-		if in.Name == yamlwalk.Stdin && imagesArg == "-" {
-			return clisel.Usagef("the YAML and the --images stream cannot both be standard input")
+		if in.Name == inputs.Stdin && imagesArg == "-" {
+			return cmdline.Usagef("the YAML and the --images stream cannot both be standard input")
 		}
-		if in.Name == yamlwalk.Stdin && inPlace {
-			return clisel.Usagef("--in-place needs files, not standard input")
+		if in.Name == inputs.Stdin && inPlace {
+			return cmdline.Usagef("--in-place needs files, not standard input")
 		}
 	}
 	if len(sel.Inputs) > 1 && !inPlace {
-		return clisel.Usagef("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
+		return cmdline.Usagef("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
 	}
 	if inPlace {
-		if err := checkSymlinks(c.StringSlice("filename"), sel.Inputs); err != nil {
+		if err := inputs.CheckInPlace(c.StringSlice("filename"), sel.Inputs); err != nil {
 			return err
 		}
 	}
@@ -149,7 +149,7 @@ func run(c *cli.Context) error {
 		}
 		var src []byte
 		err := readOrInterrupt(sig, func() (err error) {
-			if in.Name == yamlwalk.Stdin && clisel.IsTerminal(os.Stdin) {
+			if in.Name == inputs.Stdin && cmdline.IsTerminal(os.Stdin) {
 				fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
 			}
 			src, err = in.Read(os.Stdin)
@@ -180,7 +180,7 @@ func run(c *cli.Context) error {
 	}
 	var img *rewrite.Images
 	err = readOrInterrupt(sig, func() (err error) {
-		if imagesArg == "-" && clisel.IsTerminal(os.Stdin) {
+		if imagesArg == "-" && cmdline.IsTerminal(os.Stdin) {
 			fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)")
 		}
 		img, err = rewrite.ParseImages(imgR)
@@ -199,7 +199,7 @@ func run(c *cli.Context) error {
 			if !ok {
 				to = o.Ref + " (kept)"
 			}
-			fmt.Fprintln(c.App.ErrWriter, clisel.Selected("ko-rewrite", o.File, o.Line, o.Column, string(o.Rule), o.Ref+" -> "+to))
+			fmt.Fprintln(c.App.ErrWriter, cmdline.Selected("ko-rewrite", o.File, o.Line, o.Column, string(o.Rule), o.Ref+" -> "+to))
 		}
 	}
 
@@ -244,48 +244,12 @@ func run(c *cli.Context) error {
 	return nil
 }
 
-// checkSymlinks refuses, for -i, a file found inside a given directory that
-// is a symlink to a file outside that directory: writing through it would
-// change a file the user did not name. A symlink named directly with -f is
-// written through (the link stays a link).
-func checkSymlinks(args []string, ins []yamlwalk.Input) error {
-	var dirs []string
-	for _, a := range args {
-		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
-			if real, err := filepath.EvalSymlinks(a); err == nil {
-				if abs, err := filepath.Abs(real); err == nil {
-					dirs = append(dirs, abs)
-				}
-			}
-		}
-	}
-	named := map[string]bool{}
-	for _, a := range args {
-		named[filepath.Clean(a)] = true
-	}
-	for _, in := range ins {
-		if named[filepath.Clean(in.Name)] {
-			continue
-		}
-		inside := false
-		for _, d := range dirs {
-			if in.Real == d || strings.HasPrefix(in.Real, d+string(filepath.Separator)) {
-				inside = true
-			}
-		}
-		if !inside {
-			return fmt.Errorf("%s is a symlink to %s, outside the directories given; refusing to write through it with -i (name it with -f to allow)", in.Name, in.Real)
-		}
-	}
-	return nil
-}
-
 // interruptedBy is the error for a signal before anything was written: exit
 // status 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 func interruptedBy(s os.Signal) error {
-	code := clisel.ExitInterrupted + int(syscall.SIGINT)
+	code := cmdline.ExitInterrupted + int(syscall.SIGINT)
 	if n, ok := s.(syscall.Signal); ok {
-		code = clisel.ExitInterrupted + int(n)
+		code = cmdline.ExitInterrupted + int(n)
 	}
 	name := s.String()
 	switch s {
@@ -294,7 +258,7 @@ func interruptedBy(s os.Signal) error {
 	case syscall.SIGTERM:
 		name = "SIGTERM"
 	}
-	return &clisel.StatusError{Code: code, Err: fmt.Errorf("interrupted (%s)", name)}
+	return &cmdline.StatusError{Code: code, Err: fmt.Errorf("interrupted (%s)", name)}
 }
 
 // readOrInterrupt runs read, which may block on a terminal or a pipe that
