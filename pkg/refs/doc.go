@@ -15,7 +15,7 @@
 //	if r, ok := refs.Parse("ghcr.io/acme/app:v1@sha256:…"); ok {
 //		fmt.Println(r.Repository, r.Tag, r.Digest, r.Pinned())
 //	}
-//	refs.Valid("100m")                                        // false: a quantity
+//	refs.Valid("/etc/ssl/certs")                              // false: a path
 //	refs.SameRepository("nginx", "docker.io/library/nginx:1") // true
 //	refs.UnderPrefix("gcr.io/a/b", "gcr.io/a")                // true; "gcr.io/ab" is not
 package refs
