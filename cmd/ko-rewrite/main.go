@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 
@@ -126,11 +125,7 @@ func run(c *cli.Context) error {
 		return err
 	}
 	if err := rw.Rewrite(img); err != nil {
-		var verr *rewrite.VerifyError
-		if errors.As(err, &verr) {
-			return fmt.Errorf("%w; nothing written", err)
-		}
-		return err
+		return explain(err)
 	}
 	if err := sig.pending(); err != nil {
 		return fmt.Errorf("%w; nothing written", err)

@@ -3,6 +3,7 @@ package main
 // The steps of run: the argument checks, the reads and the in-place write.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -90,4 +91,24 @@ func writeInPlace(c *cli.Context, sig signals, ins []inputs.Input, files []*rewr
 	}
 	fmt.Fprintf(c.App.ErrWriter, "ko-rewrite: %d of %d file(s) changed\n", changed, len(files))
 	return nil
+}
+
+// explain words the library's refusals for the command line: the flags that
+// change them.
+func explain(err error) error {
+	var rc *rewrite.RepoChangeError
+	var ns *rewrite.NotSelectedError
+	var verr *rewrite.VerifyError
+	switch {
+	case errors.As(err, &rc) && rc.Fixed:
+		o := rc.At
+		return fmt.Errorf("%s:%d:%d: %q would be replaced by %q, an image in another repository: the registry and repository of a reference written in parts are never rewritten, not even with --allow-repo-change; edit them by hand", o.File, o.Line, o.Column, rc.Old, rc.New)
+	case errors.As(err, &rc):
+		return fmt.Errorf("%w (use --allow-repo-change if this is meant)", err)
+	case errors.As(err, &ns):
+		return fmt.Errorf("%w (check the files and --prefix)", err)
+	case errors.As(err, &verr):
+		return fmt.Errorf("%w; nothing written", err)
+	}
+	return err
 }

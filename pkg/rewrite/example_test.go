@@ -44,7 +44,7 @@ func ExampleFile_refused() {
 	_, err := rewrite.File(&yamlwalk.Walker{}, "deploy.yaml", src, img)
 	fmt.Println(err)
 	// Output:
-	// deploy.yaml:1:8: "ghcr.io/acme/app:v1" would be replaced by "ghcr.io/evil/app:v1", an image in another repository: the streams may be misaligned (use --allow-repo-change if this is meant)
+	// deploy.yaml:1:8: "ghcr.io/acme/app:v1" would be replaced by "ghcr.io/evil/app:v1", an image in another repository: the streams may be misaligned
 }
 
 // A Rewriter rewrites several files with one stream, as ko-rewrite does:

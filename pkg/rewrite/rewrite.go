@@ -15,7 +15,8 @@ import (
 // everything that can be checked before a byte is written: the count (NEW
 // form), that each OLD was selected (pairs form), that no pinned reference
 // loses its digest, and that no replacement moves an image to another
-// repository unless allowRepoChange.
+// repository unless allowRepoChange (a *RepoChangeError). An OLD that is not
+// selected is a *NotSelectedError.
 func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[string]string, error) {
 	var uniq dedupe.Index
 	first := map[string]*yamlwalk.Occurrence{}
@@ -53,8 +54,7 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 			if !ok || nw == old || refs.SameRepository(old, nw) {
 				continue
 			}
-			o := first[old]
-			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, an image in another repository: the streams may be misaligned (use --allow-repo-change if this is meant)", o.File, o.Line, o.Column, old, nw)
+			return nil, &RepoChangeError{At: first[old], Old: old, New: nw}
 		}
 	}
 	return plan, nil
@@ -69,7 +69,7 @@ func assign(uniq []string, first map[string]*yamlwalk.Occurrence, img *Images) (
 	if img.Pairs {
 		for _, l := range img.Lines {
 			if _, ok := first[l.Old]; !ok {
-				return nil, fmt.Errorf("images line %d: %q is not selected in the input (check the files and --prefix)", l.N, l.Old)
+				return nil, &NotSelectedError{Line: l.N, Old: l.Old}
 			}
 			from[l.Old] = l
 		}
