@@ -32,6 +32,14 @@ install:
 	done
 	@echo "make install: $(TOOLS) $(VERSION) in $(GOBIN); man pages in $(MANDIR); completions under $(PREFIX)/share"
 
+# The toolkit's own images, one per tool, built by ko (.ko.yaml) and pushed
+# to $$KO_DOCKER_REPO/TOOL, tagged VERSION; prints their references.
+KO       ?= ko
+KO_FLAGS ?=
+image:
+	@test -n "$$KO_DOCKER_REPO" || { echo "make image: set KO_DOCKER_REPO to the repository to push to (as for ko)" >&2; exit 2; }
+	VERSION=$(VERSION) $(KO) build --base-import-paths --tags $(VERSION) $(KO_FLAGS) ./cmd/ko-extract ./cmd/crane-rebase-stream ./cmd/ko-rewrite
+
 # Release archives for linux, darwin, windows x amd64, arm64 and SHA256SUMS.
 dist:
 	rm -rf $(DIST)

@@ -315,6 +315,9 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 
 	p := newProgress(stderr)
+	if name := c.Args().First(); name != "" && name != "-" && p.on {
+		p.total = countLines(name)
+	}
 	yamlHinted := false
 	sum, err := rebase.New(opts...).Stream(intr.ctx, in, c.App.Writer, func(line int, res rebase.Result) {
 		p.clear()

@@ -15,6 +15,7 @@ type progress struct {
 	on    bool
 	shown bool
 	sum   rebase.Summary
+	total int // lines in the input, when known (a file argument); else 0
 }
 
 func newProgress(w io.Writer) *progress {
@@ -44,7 +45,11 @@ func (p *progress) update(line int, res rebase.Result) {
 	case rebase.Failed:
 		p.sum.Failed++
 	}
-	fmt.Fprintf(p.w, "\r\033[Kline %d: %s", line, p.sum)
+	if p.total > 0 {
+		fmt.Fprintf(p.w, "\r\033[K%d/%d: %s", line, p.total, p.sum)
+	} else {
+		fmt.Fprintf(p.w, "\r\033[Kline %d: %s", line, p.sum)
+	}
 	p.shown = true
 }
 
@@ -53,4 +58,35 @@ func (p *progress) clear() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
 	}
+}
+
+// countLines is the number of lines crane-rebase-stream will answer for the
+// file at path (a last line without a newline counts), for the N/TOTAL
+// progress; 0 when the file cannot be read.
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n, last := 0, byte('\n')
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := f.Read(buf)
+		for _, b := range buf[:k] {
+			if b == '\n' {
+				n++
+			}
+		}
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n
 }

@@ -64,8 +64,8 @@ func TestHelpVersionWordsAndVerbose(t *testing.T) {
 	}
 }
 
-// ko-rewrite waiting for --images - on a terminal: it says so, and Ctrl-C
-// ends it at once (exit 130), writing nothing.
+// ko-rewrite waiting for --images - (or the YAML, -f -) on a terminal: it
+// says so, and Ctrl-C ends it at once (exit 130), writing nothing.
 func TestImagesFromTerminalEndsOnCtrlC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -82,7 +82,18 @@ func TestImagesFromTerminalEndsOnCtrlC(t *testing.T) {
 	}
 	defer ptmx.Close()
 	defer tty.Close()
-	for _, args := range [][]string{{"-f", rel, "--images", "-"}, {"-f", rel, "--images", "-", "-i"}} {
+	imgs := write(t, dir, "images.txt", "ghcr.io/acme/app@"+dC+"\n")
+	imagesPrompt := "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)\n"
+	yamlPrompt := "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)\n"
+	for _, tc := range []struct {
+		args   []string
+		prompt string
+	}{
+		{[]string{"-f", rel, "--images", "-"}, imagesPrompt},
+		{[]string{"-f", rel, "--images", "-", "-i"}, imagesPrompt},
+		{[]string{"-f", "-", "--images", imgs}, yamlPrompt},
+	} {
+		args := tc.args
 		cmd := exec.Command(bin, args...)
 		var out bytes.Buffer
 		errR, errW, err := os.Pipe()
@@ -108,7 +119,7 @@ func TestImagesFromTerminalEndsOnCtrlC(t *testing.T) {
 			for {
 				n, err := errR.Read(buf)
 				errb.Write(buf[:n])
-				if !once && strings.Contains(errb.String(), "Ctrl-C cancels") {
+				if !once && strings.Contains(errb.String(), "standard input") {
 					once = true
 					close(prompted)
 				}
@@ -145,8 +156,7 @@ func TestImagesFromTerminalEndsOnCtrlC(t *testing.T) {
 		if !errors.As(werr, &ee) {
 			t.Fatalf("%v: %v", args, werr)
 		}
-		want := "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)\n" +
-			"ko-rewrite: interrupted (SIGINT); nothing written\n"
+		want := tc.prompt + "ko-rewrite: interrupted (SIGINT); nothing written\n"
 		if ee.ExitCode() != 130 || out.Len() != 0 || errb.String() != want {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q\nwant exit 130, nothing on stdout and %q", args, ee.ExitCode(), out.String(), errb.String(), want)
 		}
