@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 
 all: build
 
-LDFLAGS  := -X github.com/rebasekit/rebasekit/internal/clisel.version=$(VERSION)
+LDFLAGS  := -X github.com/rebasekit/rebasekit/internal/cmdline.version=$(VERSION)
 TOOLS    := ko-extract crane-rebase-stream ko-rewrite
 # make install: binaries into GOBIN (go env GOBIN, else GOPATH/bin); man
 # pages and shell completions under PREFIX.

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/urfave/cli/v2"
 )
@@ -16,7 +16,7 @@ func app(intr *interrupt) *cli.App {
 		HideVersion:          true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // runMain turns errors into exit statuses
 		HideHelpCommand:      true,
-		OnUsageError:         clisel.UsageError,
+		OnUsageError:         cmdline.UsageError,
 		Flags:                flags(),
 		EnableBashCompletion: true,
 		Action:               func(c *cli.Context) error { return run(intr, c) },
@@ -38,8 +38,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
-		clisel.VersionFlag(),
-	}, clisel.DocFlags()...)
+		cmdline.VersionFlag(),
+	}, cmdline.DocFlags()...)
 }
 
 // description is the body of --help.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/urfave/cli/v2"
@@ -44,7 +44,7 @@ func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer intr.close()
 	a := app(intr)
 	a.Reader, a.Writer, a.ErrWriter = stdin, stdout, stderr
-	err := a.Run(clisel.HelpVersionWords(args))
+	err := a.Run(cmdline.HelpVersionWords(args))
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:
@@ -66,7 +66,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, "crane-rebase-stream version", version())
 		return nil
 	}
-	if ok, err := clisel.Docs(c); ok {
+	if ok, err := cmdline.Docs(c); ok {
 		return err
 	}
 	if err := checkFlags(c); err != nil {
@@ -145,7 +145,7 @@ func input(c *cli.Context) (io.Reader, func(), error) {
 		}
 		return f, func() { f.Close() }, nil
 	}
-	if clisel.IsTerminal(c.App.Reader) {
+	if cmdline.IsTerminal(c.App.Reader) {
 		fmt.Fprintf(c.App.ErrWriter, "crane-rebase-stream: %s\n", stdinHint)
 	}
 	return c.App.Reader, func() {}, nil
@@ -174,4 +174,4 @@ func options(c *cli.Context) []rebase.Option {
 	return opts
 }
 
-func version() string { return clisel.Version() }
+func version() string { return cmdline.Version() }

@@ -10,14 +10,16 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
+	"github.com/rebasekit/rebasekit/internal/inputs"
+	"github.com/rebasekit/rebasekit/internal/yamlflags"
 	"github.com/rebasekit/rebasekit/pkg/dedupe"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	clisel.Exit("ko-extract", app().Run(clisel.HelpVersionWords(os.Args)))
+	cmdline.Exit("ko-extract", app().Run(cmdline.HelpVersionWords(os.Args)))
 }
 
 func app() *cli.App {
@@ -36,39 +38,39 @@ EXAMPLES
    ko-extract -R -f deploy/ -o json
    ko-extract -f release.yaml | crane-rebase-stream - | ko-rewrite -f release.yaml --images - > rebased.yaml
 
-` + clisel.SelectionHelp + `
+` + yamlflags.SelectionHelp + `
 
 EXIT STATUS
    0 on success, also when nothing is found; 1 on invalid YAML (FILE:LINE:COL: message) or unreadable input,
    with nothing on stdout: every input is parsed before the first reference is printed; 2 on bad usage
    (an unknown flag, an argument, a bad --prefix or --output).`,
-		Flags: append(append(clisel.Flags(),
+		Flags: append(append(yamlflags.Flags(),
 			&cli.BoolFlag{Name: "no-dedupe", Usage: "print every occurrence, not each reference once"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text (one reference a line) or json (one object a line: file, line, column, doc, path, rule, ref)"},
-			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule and the reference"),
-			clisel.VersionFlag(),
-		), clisel.DocFlags()...),
+			cmdline.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule and the reference"),
+			cmdline.VersionFlag(),
+		), cmdline.DocFlags()...),
 		HideVersion:          true,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		OnUsageError:         clisel.UsageError,
+		OnUsageError:         cmdline.UsageError,
 		Action:               run,
 	}
 }
 
 func run(c *cli.Context) error {
 	if c.Bool("version") {
-		clisel.PrintVersion(c)
+		cmdline.PrintVersion(c)
 		return nil
 	}
-	if ok, err := clisel.Docs(c); ok {
+	if ok, err := cmdline.Docs(c); ok {
 		return err
 	}
 	format := c.String("output")
 	if format != "text" && format != "json" {
-		return clisel.Usagef("--output %q: want text or json", format)
+		return cmdline.Usagef("--output %q: want text or json", format)
 	}
-	sel, err := clisel.FromContext(c)
+	sel, err := yamlflags.FromContext(c)
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func run(c *cli.Context) error {
 	errw := c.App.ErrWriter
 	verbose := c.Bool("verbose")
 	for _, in := range sel.Inputs {
-		if in.Name == yamlwalk.Stdin && clisel.IsTerminal(os.Stdin) {
+		if in.Name == inputs.Stdin && cmdline.IsTerminal(os.Stdin) {
 			fmt.Fprintln(errw, "ko-extract: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
 		}
 		src, err := in.Read(os.Stdin)
@@ -90,7 +92,7 @@ func run(c *cli.Context) error {
 		err = sel.Walker.Walk(in.Name, src, func(o *yamlwalk.Occurrence) error {
 			all = append(all, o)
 			if verbose {
-				fmt.Fprintln(errw, clisel.Selected("ko-extract", o.File, o.Line, o.Column, string(o.Rule), o.Ref))
+				fmt.Fprintln(errw, cmdline.Selected("ko-extract", o.File, o.Line, o.Column, string(o.Rule), o.Ref))
 			}
 			if _, first := seen.Add(o.Ref); first || c.Bool("no-dedupe") {
 				found = append(found, o)

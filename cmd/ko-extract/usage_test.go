@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/internal/ptytest"
 )
 
@@ -30,8 +30,8 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"-f", filepath.Join(dir, "gone.yaml")}, "stat " + filepath.Join(dir, "gone.yaml") + ": no such file or directory", 1},
 	} {
 		out, _, err := extract(t, "", tc.args...)
-		if err == nil || err.Error() != tc.msg || clisel.Status(err) != tc.code || out != "" {
-			t.Errorf("%v: stdout %q, err %v (exit %d)\nwant %q, exit %d", tc.args, out, err, clisel.Status(err), tc.msg, tc.code)
+		if err == nil || err.Error() != tc.msg || cmdline.Status(err) != tc.code || out != "" {
+			t.Errorf("%v: stdout %q, err %v (exit %d)\nwant %q, exit %d", tc.args, out, err, cmdline.Status(err), tc.msg, tc.code)
 		}
 	}
 }
@@ -42,7 +42,7 @@ func TestHelpVersionWordsAndVerbose(t *testing.T) {
 	for _, w := range []string{"help", "version"} {
 		out1, _, err1 := extract(t, "", "--"+w)
 		a := app()
-		out2, _, err2 := runApp(t, a, clisel.HelpVersionWords([]string{"ko-extract", w}))
+		out2, _, err2 := runApp(t, a, cmdline.HelpVersionWords([]string{"ko-extract", w}))
 		if err1 != nil || err2 != nil || out1 != out2 || out1 == "" {
 			t.Errorf("%s: %q %v; --%s: %q %v", w, out2, err2, w, out1, err1)
 		}

@@ -7,24 +7,18 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"strings"
-	"syscall"
 
-	"github.com/rebasekit/rebasekit/internal/clisel"
-	"github.com/rebasekit/rebasekit/pkg/atomicfile"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
+	"github.com/rebasekit/rebasekit/internal/yamlflags"
 	"github.com/rebasekit/rebasekit/pkg/rewrite"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	clisel.Exit("ko-rewrite", app().Run(clisel.HelpVersionWords(os.Args)))
+	cmdline.Exit("ko-rewrite", app().Run(cmdline.HelpVersionWords(os.Args)))
 }
 
 func app() *cli.App {
@@ -63,252 +57,85 @@ EXAMPLES
    ko-extract -R -f deploy/ | crane-rebase-stream - | ko-rewrite -R -f deploy/ --images - -i
    paste -d' ' old.txt new.txt | grep -v redis | ko-rewrite -f release.yaml --images - -i
 
-` + clisel.SelectionHelp + `
+` + yamlflags.SelectionHelp + `
 
 EXIT STATUS
    0 when written (also when nothing changed); 1 on any refusal or error, with nothing written;
    2 on bad usage (an unknown flag, an argument, a missing --images); 130 (SIGINT) or 143 (SIGTERM)
    when interrupted before writing, with nothing written (with -i, between files: the rest untouched).`,
-		Flags: append(append(clisel.Flags(),
+		Flags: append(append(yamlflags.Flags(),
 			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
 			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
 			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
-			clisel.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
-			clisel.VersionFlag(),
-		), clisel.DocFlags()...),
+			cmdline.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
+			cmdline.VersionFlag(),
+		), cmdline.DocFlags()...),
 		HideVersion:          true,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		OnUsageError:         clisel.UsageError,
+		OnUsageError:         cmdline.UsageError,
 		Action:               run,
 	}
 }
 
-type file struct {
-	in        yamlwalk.Input
-	src       []byte
-	occs      []*yamlwalk.Occurrence
-	docStarts []int
-}
-
+// run is flags, a loop over the inputs that finds the references in each
+// (before anything is written), the replacement stream, one call that plans,
+// splices and verifies every file, and the write.
 func run(c *cli.Context) error {
-	// Nothing is written until every check has passed, and each file is
-	// replaced atomically. SIGINT/SIGTERM are noted and honoured between files,
-	// so an interrupt never leaves a temporary file or a half-done file behind.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	interrupted := func() error {
-		select {
-		case s := <-sig:
-			return interruptedBy(s)
-		default:
-			return nil
-		}
-	}
+	sig := notifySignals()
+	defer sig.stop()
 	if c.Bool("version") {
-		clisel.PrintVersion(c)
+		cmdline.PrintVersion(c)
 		return nil
 	}
-	if ok, err := clisel.Docs(c); ok {
+	if ok, err := cmdline.Docs(c); ok {
 		return err
 	}
-
-	sel, err := clisel.FromContext(c)
+	sel, err := yamlflags.FromContext(c)
 	if err != nil {
 		return err
 	}
-	inPlace := c.Bool("in-place")
-	imagesArg := c.String("images")
-	if imagesArg == "" {
-		return clisel.Usagef("--images FILE|- is required: the replacement stream (see --help)")
-	}
-	for _, in := range sel.Inputs {
-		if in.Name == yamlwalk.Stdin && imagesArg == "-" {
-			return clisel.Usagef("the YAML and the --images stream cannot both be standard input")
-		}
-		if in.Name == yamlwalk.Stdin && inPlace {
-			return clisel.Usagef("--in-place needs files, not standard input")
-		}
-	}
-	if len(sel.Inputs) > 1 && !inPlace {
-		return clisel.Usagef("%d input files: use -i to rewrite them in place (stdout takes one)", len(sel.Inputs))
-	}
-	if inPlace {
-		if err := checkSymlinks(c.StringSlice("filename"), sel.Inputs); err != nil {
-			return err
-		}
-	}
-
-	// Phase 1: find, in every file, before anything is written.
-	var files []*file
-	var all []*yamlwalk.Occurrence
-	for _, in := range sel.Inputs {
-		if err := interrupted(); err != nil {
-			return fmt.Errorf("%w; nothing written", err)
-		}
-		var src []byte
-		err := readOrInterrupt(sig, func() (err error) {
-			if in.Name == yamlwalk.Stdin && clisel.IsTerminal(os.Stdin) {
-				fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
-			}
-			src, err = in.Read(os.Stdin)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		occs, docStarts, err := sel.Walker.CollectDocs(in.Name, src)
-		if err != nil {
-			return err
-		}
-		files = append(files, &file{in: in, src: src, occs: occs, docStarts: docStarts})
-		all = append(all, occs...)
-	}
-
-	sel.WarnUnusedPrefixes(all)
-
-	// Phase 2: read and check the replacements.
-	var imgR io.Reader = os.Stdin
-	if imagesArg != "-" {
-		f, err := os.Open(imagesArg)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		imgR = f
-	}
-	var img *rewrite.Images
-	err = readOrInterrupt(sig, func() (err error) {
-		if imagesArg == "-" && clisel.IsTerminal(os.Stdin) {
-			fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)")
-		}
-		img, err = rewrite.ParseImages(imgR)
-		return err
-	})
-	if err != nil {
+	if err := checkArgs(c, sel.Inputs); err != nil {
 		return err
 	}
-	plan, err := rewrite.Plan(all, img, c.Bool("allow-repo-change"))
-	if err != nil {
-		return err
-	}
+	rw := &rewrite.Rewriter{Walker: sel.Walker, AllowRepoChange: c.Bool("allow-repo-change")}
 	if c.Bool("verbose") {
-		for _, o := range all {
-			to, ok := plan[o.Ref]
-			if !ok {
-				to = o.Ref + " (kept)"
+		rw.Planned = func(o *yamlwalk.Occurrence, to string, replaced bool) {
+			if !replaced {
+				to += " (kept)"
 			}
-			fmt.Fprintln(c.App.ErrWriter, clisel.Selected("ko-rewrite", o.File, o.Line, o.Column, string(o.Rule), o.Ref+" -> "+to))
+			fmt.Fprintln(c.App.ErrWriter, cmdline.Selected("ko-rewrite", o.File, o.Line, o.Column, string(o.Rule), o.Ref+" -> "+to))
 		}
 	}
-
-	// Phase 3: splice and verify every file, still writing nothing.
-	outs := make([][]byte, len(files))
-	for i, f := range files {
-		if err := interrupted(); err != nil {
+	for _, in := range sel.Inputs {
+		if err := sig.pending(); err != nil {
 			return fmt.Errorf("%w; nothing written", err)
 		}
-		s, err := rewrite.Splice(f.src, f.occs, plan)
+		src, err := readYAML(c, sig, in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.in.Name, err)
+			return err
 		}
-		if err := rewrite.Verify(sel.Walker, f.in.Name, s, f.occs, f.docStarts); err != nil {
-			return fmt.Errorf("%w; nothing written", err)
+		if _, err := rw.Add(in.Name, src); err != nil {
+			return err
 		}
-		outs[i] = s.Out
 	}
-
-	// Phase 4: write.
-	if !inPlace {
+	sel.WarnUnusedPrefixes(rw.Occurrences())
+	img, err := readImages(c, sig)
+	if err != nil {
+		return err
+	}
+	if err := rw.Rewrite(img); err != nil {
+		return explain(err)
+	}
+	if err := sig.pending(); err != nil {
+		return fmt.Errorf("%w; nothing written", err)
+	}
+	if !c.Bool("in-place") {
 		w := bufio.NewWriter(c.App.Writer)
-		if _, err := w.Write(outs[0]); err != nil {
+		if _, err := w.Write(rw.Files()[0].Out); err != nil {
 			return err
 		}
 		return w.Flush()
 	}
-	changed := 0
-	for i, f := range files {
-		if bytes.Equal(outs[i], f.src) {
-			continue // untouched files are not rewritten
-		}
-		if err := interrupted(); err != nil {
-			return fmt.Errorf("%w after writing %d file(s); the rest are untouched", err, changed)
-		}
-		if err := atomicfile.Write(f.in.Real, outs[i]); err != nil {
-			return fmt.Errorf("%s: %w (files before it in the list were written)", f.in.Name, err)
-		}
-		changed++
-	}
-	fmt.Fprintf(c.App.ErrWriter, "ko-rewrite: %d of %d file(s) changed\n", changed, len(files))
-	return nil
-}
-
-// checkSymlinks refuses, for -i, a file found inside a given directory that
-// is a symlink to a file outside that directory: writing through it would
-// change a file the user did not name. A symlink named directly with -f is
-// written through (the link stays a link).
-func checkSymlinks(args []string, ins []yamlwalk.Input) error {
-	var dirs []string
-	for _, a := range args {
-		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
-			if real, err := filepath.EvalSymlinks(a); err == nil {
-				if abs, err := filepath.Abs(real); err == nil {
-					dirs = append(dirs, abs)
-				}
-			}
-		}
-	}
-	named := map[string]bool{}
-	for _, a := range args {
-		named[filepath.Clean(a)] = true
-	}
-	for _, in := range ins {
-		if named[filepath.Clean(in.Name)] {
-			continue
-		}
-		inside := false
-		for _, d := range dirs {
-			if in.Real == d || strings.HasPrefix(in.Real, d+string(filepath.Separator)) {
-				inside = true
-			}
-		}
-		if !inside {
-			return fmt.Errorf("%s is a symlink to %s, outside the directories given; refusing to write through it with -i (name it with -f to allow)", in.Name, in.Real)
-		}
-	}
-	return nil
-}
-
-// interruptedBy is the error for a signal before anything was written: exit
-// status 128 + the signal (130 for SIGINT, 143 for SIGTERM).
-func interruptedBy(s os.Signal) error {
-	code := clisel.ExitInterrupted + int(syscall.SIGINT)
-	if n, ok := s.(syscall.Signal); ok {
-		code = clisel.ExitInterrupted + int(n)
-	}
-	name := s.String()
-	switch s {
-	case os.Interrupt:
-		name = "SIGINT"
-	case syscall.SIGTERM:
-		name = "SIGTERM"
-	}
-	return &clisel.StatusError{Code: code, Err: fmt.Errorf("interrupted (%s)", name)}
-}
-
-// readOrInterrupt runs read, which may block on a terminal or a pipe that
-// never ends, and returns early when a signal arrives: a person who typed
-// Ctrl-C at ko-rewrite waiting for --images - gets their shell back (exit
-// 130), with nothing written. The read goroutine is abandoned; the process
-// exits right after.
-func readOrInterrupt(sig <-chan os.Signal, read func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- read() }()
-	select {
-	case err := <-done:
-		return err
-	case s := <-sig:
-		return fmt.Errorf("%w; nothing written", interruptedBy(s))
-	}
+	return writeInPlace(c, sig, sel.Inputs, rw.Files())
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebasekit/rebasekit/internal/clisel"
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/internal/ptytest"
 )
 
@@ -32,8 +32,8 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"-f", rel, "--images", imgs}, "the images stream has 1 reference(s) but the input selects 3: the streams are not aligned", 1},
 	} {
 		out, _, err := kr(t, tc.args...)
-		if err == nil || !strings.HasPrefix(err.Error(), tc.msg) || clisel.Status(err) != tc.code || out != "" {
-			t.Errorf("%v: stdout %q, err %v (exit %d)\nwant %q, exit %d", tc.args, out, err, clisel.Status(err), tc.msg, tc.code)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.msg) || cmdline.Status(err) != tc.code || out != "" {
+			t.Errorf("%v: stdout %q, err %v (exit %d)\nwant %q, exit %d", tc.args, out, err, cmdline.Status(err), tc.msg, tc.code)
 		}
 	}
 }
@@ -46,7 +46,7 @@ func TestHelpVersionWordsAndVerbose(t *testing.T) {
 		a := app()
 		var out2 bytes.Buffer
 		a.Writer, a.ErrWriter = &out2, &out2
-		err2 := a.Run(clisel.HelpVersionWords([]string{"ko-rewrite", w}))
+		err2 := a.Run(cmdline.HelpVersionWords([]string{"ko-rewrite", w}))
 		if err1 != nil || err2 != nil || out1 != out2.String() || out1 == "" {
 			t.Errorf("%s: %q %v; --%s: %q %v", w, out2.String(), err2, w, out1, err1)
 		}

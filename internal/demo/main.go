@@ -64,12 +64,8 @@ func run(ctx context.Context, out io.Writer) error {
 	bin := filepath.Join(tmp, "bin")
 
 	say("building ko-extract, crane-rebase-stream, ko-rewrite")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator),
-		"./cmd/ko-extract", "./cmd/crane-rebase-stream", "./cmd/ko-rewrite")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	if err := buildTools(ctx, root, bin); err != nil {
+		return err
 	}
 
 	// httptest.NewServer listens on 127.0.0.1:0; Close stops it and its
@@ -79,32 +75,10 @@ func run(ctx context.Context, out io.Writer) error {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	say("in-memory registry listening on %s", host)
 
-	baseName := host + "/base:stable"
-	v1Base, err := pushBase(ctx, host, "v1")
+	v1Base, refs, err := pushApps(ctx, host, say)
 	if err != nil {
 		return err
 	}
-	v1Digest, _ := v1Base.Digest()
-	say("pushed %s/base:v1 (linux/amd64, linux/arm64) = %s, tagged base:stable", host, short(v1Digest.String()))
-
-	refs := map[string]string{}
-	for _, app := range apps {
-		idx, err := rebasetest.KoApp(baseName, v1Base, app)
-		if err != nil {
-			return err
-		}
-		ref, err := name.ParseReference(host + "/apps/" + app + ":latest")
-		if err != nil {
-			return err
-		}
-		if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
-			return fmt.Errorf("push %s: %w", ref, err)
-		}
-		d, _ := idx.Digest()
-		refs[app] = host + "/apps/" + app + "@" + d.String()
-	}
-	say("built %s on base:stable the way ko does, pushed by digest", strings.Join(apps, ", "))
-
 	work := filepath.Join(tmp, "work")
 	if err := os.Mkdir(work, 0o755); err != nil {
 		return err
@@ -122,18 +96,77 @@ func run(ctx context.Context, out io.Writer) error {
 	v2Digest, _ := v2Base.Digest()
 	say("published %s/base:v2 = %s and moved base:stable to it", host, short(v2Digest.String()))
 
-	pipeline := "ko-extract -f release.yaml" +
-		" | crane-rebase-stream --report report.json -" +
-		" | ko-rewrite -f release.yaml --images - > rebased.yaml"
-	say("KO_DOCKER_REPO=%s/apps", host)
-	say("%s", pipeline)
 	env := append(os.Environ(),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KO_DOCKER_REPO="+host+"/apps",
 	)
+	say("KO_DOCKER_REPO=%s/apps", host)
+	if err := runPipeline(ctx, out, work, env, say); err != nil {
+		return err
+	}
+	if err := verify(ctx, out, release, work, host, refs, v1Base, v2Base); err != nil {
+		return err
+	}
+	if err := runAgain(ctx, out, work, env, say); err != nil {
+		return err
+	}
+	say("done in %s; registry stopped, temp files removed", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// buildTools builds the three binaries into bin.
+func buildTools(ctx context.Context, root, bin string) error {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator),
+		"./cmd/ko-extract", "./cmd/crane-rebase-stream", "./cmd/ko-rewrite")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	return nil
+}
+
+// pushApps pushes base v1 (tagged base:stable) and the ko-style apps built
+// on it, and returns the base and each app's reference by digest.
+func pushApps(ctx context.Context, host string, say func(string, ...any)) (v1.ImageIndex, map[string]string, error) {
+	baseName := host + "/base:stable"
+	v1Base, err := pushBase(ctx, host, "v1")
+	if err != nil {
+		return nil, nil, err
+	}
+	v1Digest, _ := v1Base.Digest()
+	say("pushed %s/base:v1 (linux/amd64, linux/arm64) = %s, tagged base:stable", host, short(v1Digest.String()))
+
+	refs := map[string]string{}
+	for _, app := range apps {
+		idx, err := rebasetest.KoApp(baseName, v1Base, app)
+		if err != nil {
+			return nil, nil, err
+		}
+		ref, err := name.ParseReference(host + "/apps/" + app + ":latest")
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
+			return nil, nil, fmt.Errorf("push %s: %w", ref, err)
+		}
+		d, _ := idx.Digest()
+		refs[app] = host + "/apps/" + app + "@" + d.String()
+	}
+	say("built %s on base:stable the way ko does, pushed by digest", strings.Join(apps, ", "))
+	return v1Base, refs, nil
+}
+
+// runPipeline runs the pipeline in work and prints what it did: the
+// summary, the YAML diff and the report's table.
+func runPipeline(ctx context.Context, out io.Writer, work string, env []string, say func(string, ...any)) error {
+	pipeline := "ko-extract -f release.yaml" +
+		" | crane-rebase-stream --report report.json -" +
+		" | ko-rewrite -f release.yaml --images - > rebased.yaml"
+	say("%s", pipeline)
 	t0 := time.Now()
 	var stderr bytes.Buffer
-	err = shell(ctx, work, env, pipeline, &stderr)
+	err := shell(ctx, work, env, pipeline, &stderr)
 	elapsed := time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w\n%s", err, stderr.Bytes())
@@ -151,15 +184,15 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	printTable(out, rep)
 	fmt.Fprintf(out, "\npipeline took %s for %d images\n\n", elapsed.Round(time.Millisecond), len(rep.Results))
+	return nil
+}
 
-	if err := verify(ctx, out, release, work, host, refs, v1Base, v2Base); err != nil {
-		return err
-	}
-
+// runAgain runs the pipeline on its own output: nothing may change.
+func runAgain(ctx context.Context, out io.Writer, work string, env []string, say func(string, ...any)) error {
 	say("running the pipeline again on rebased.yaml: nothing left to do")
 	again := "ko-extract -f rebased.yaml | crane-rebase-stream - | ko-rewrite -f rebased.yaml --images - > again.yaml"
-	stderr.Reset()
-	err = shell(ctx, work, env, again, &stderr)
+	var stderr bytes.Buffer
+	err := shell(ctx, work, env, again, &stderr)
 	out.Write(stderr.Bytes())
 	if err != nil {
 		return fmt.Errorf("second run: %w", err)
@@ -167,11 +200,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := sameFile(filepath.Join(work, "rebased.yaml"), filepath.Join(work, "again.yaml")); err != nil {
 		return fmt.Errorf("second run: %w", err)
 	}
-	say("done in %s; registry stopped, temp files removed", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// pushBase pushes the base image at version as base:<version> and base:stable.
 func pushBase(ctx context.Context, host, version string) (v1.ImageIndex, error) {
 	idx, err := rebasetest.BaseIndex(version)
 	if err != nil {

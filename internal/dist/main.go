@@ -64,7 +64,7 @@ func run(version, out string) error {
 		name := fmt.Sprintf("rebasekit_%s_%s_%s", version, t.os, t.arch)
 		bin := filepath.Join(build, name)
 		cmd := exec.Command("go", "build", "-trimpath",
-			"-ldflags", "-s -w -X github.com/rebasekit/rebasekit/internal/clisel.version="+version,
+			"-ldflags", "-s -w -X github.com/rebasekit/rebasekit/internal/cmdline.version="+version,
 			"-o", bin+string(filepath.Separator), "./cmd/ko-extract", "./cmd/crane-rebase-stream", "./cmd/ko-rewrite")
 		cmd.Env = append(os.Environ(), "GOOS="+t.os, "GOARCH="+t.arch, "CGO_ENABLED=0")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

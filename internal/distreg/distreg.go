@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -98,7 +97,7 @@ http:
 	defer logFile.Close()
 	r.cmd = exec.Command("docker-registry", "serve", configPath)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(r.cmd)
 	if err := r.cmd.Start(); err != nil {
 		return nil, err
 	}

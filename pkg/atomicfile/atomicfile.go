@@ -1,5 +1,3 @@
-// Package atomicfile replaces a file's contents so that a reader, or a crash,
-// sees either the old file or the new one, never a part of either.
 package atomicfile
 
 import (

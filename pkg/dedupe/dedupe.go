@@ -1,7 +1,3 @@
-// Package dedupe numbers strings by first occurrence. ko-extract prints the
-// k-th unique reference on line k, and ko-rewrite reads line k as the
-// replacement of that same reference, so both must count the same way: they
-// share this package.
 package dedupe
 
 // Index assigns each distinct string the number of its first occurrence,

@@ -1,13 +1,3 @@
-// Package refs decides whether a string is an OCI image reference as a person
-// would write one in Kubernetes YAML.
-//
-// go-containerregistry's name.ParseReference alone is far too permissive for
-// finding references in arbitrary YAML strings: "100m", "config-logging" and
-// "/etc/ssl/certs" all parse. Valid gates a candidate with the grammar of the
-// distribution reference (lowercase path components, a registry host only when
-// the first component has a dot, a colon or is "localhost"), and then with
-// name.ParseReference, so every string it accepts is one the registry client
-// can use.
 package refs
 
 import (

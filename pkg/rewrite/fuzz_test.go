@@ -26,17 +26,15 @@ func FuzzParseImages(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if img.Pairs && len(img.New) > 0 || !img.Pairs && len(img.Map) > 0 {
-			t.Fatalf("both forms: %+v", img)
-		}
-		for _, r := range img.New {
-			if !refs.Valid(r) {
-				t.Fatalf("accepted %q", r)
+		for _, l := range img.Lines {
+			if img.Pairs && l.Old == "" || !img.Pairs && l.Old != "" {
+				t.Fatalf("both forms: %+v", img)
 			}
-		}
-		for o, n := range img.Map {
-			if !refs.Valid(o) || !refs.Valid(n) {
-				t.Fatalf("accepted %q %q", o, n)
+			if !img.Pairs && !refs.Valid(l.New) {
+				t.Fatalf("accepted %q", l.New)
+			}
+			if img.Pairs && (!refs.Valid(l.Old) || !refs.Valid(l.New)) {
+				t.Fatalf("accepted %q %q", l.Old, l.New)
 			}
 		}
 	})

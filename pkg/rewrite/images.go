@@ -1,6 +1,3 @@
-// Package rewrite applies replacement image references to YAML by splicing
-// bytes: the third phase of the pipeline, after yamlwalk found the references
-// and crane-rebase-stream produced their replacements.
 package rewrite
 
 import (
@@ -21,11 +18,15 @@ import (
 //
 // Blank lines and lines starting with "#" are ignored.
 type Images struct {
-	Pairs bool              // the OLD NEW form
-	New   []string          // the NEW form, in order
-	Map   map[string]string // the OLD NEW form
-	Old   []string          // the OLD NEW form: each OLD in the order given
-	Line  map[string]int    // line number of each NEW (NEW form) or OLD (pairs)
+	Pairs bool   // the OLD NEW form
+	Lines []Line // in stream order; in the OLD NEW form each OLD once, at its first line
+}
+
+// Line is one reference line of the stream.
+type Line struct {
+	N   int    // the line number, from 1
+	Old string // the OLD NEW form: the reference replaced; "" in the NEW form
+	New string // the replacement
 }
 
 // MaxLine bounds one line of the stream; a reference is at most a few hundred bytes.
@@ -40,7 +41,8 @@ const MaxLine = 64 << 10
 // "repo@sha256:D" cut to "repo". crane-rebase-stream and ko-extract end
 // every line they write, the last one included.
 func ParseImages(r io.Reader) (*Images, error) {
-	img := &Images{Map: map[string]string{}, Line: map[string]int{}}
+	img := &Images{}
+	olds := map[string]int{} // the OLD NEW form: each OLD's index in Lines
 	lr := &lastByteReader{r: r}
 	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 4096), MaxLine)
@@ -74,22 +76,18 @@ func ParseImages(r io.Reader) (*Images, error) {
 			}
 		}
 		if form == 1 {
-			img.New = append(img.New, f[0])
-			if _, dup := img.Line[f[0]]; !dup {
-				img.Line[f[0]] = n
-			}
+			img.Lines = append(img.Lines, Line{N: n, New: f[0]})
 			continue
 		}
 		old, nw := f[0], f[1]
-		if prev, dup := img.Map[old]; dup {
-			if prev != nw {
-				return nil, fmt.Errorf("images line %d: %q is given two replacements, %q (line %d) and %q", n, old, prev, img.Line[old], nw)
+		if i, dup := olds[old]; dup {
+			if prev := img.Lines[i]; prev.New != nw {
+				return nil, fmt.Errorf("images line %d: %q is given two replacements, %q (line %d) and %q", n, old, prev.New, prev.N, nw)
 			}
 			continue
 		}
-		img.Map[old] = nw
-		img.Old = append(img.Old, old)
-		img.Line[old] = n
+		olds[old] = len(img.Lines)
+		img.Lines = append(img.Lines, Line{N: n, Old: old, New: nw})
 	}
 	if err := sc.Err(); err != nil {
 		if err == bufio.ErrTooLong {
@@ -115,12 +113,4 @@ func (l *lastByteReader) Read(p []byte) (int, error) {
 		l.last = p[n-1]
 	}
 	return n, err
-}
-
-// lineOf is the stream line that gave old its replacement nw.
-func (img *Images) lineOf(old, nw string) int {
-	if img.Pairs {
-		return img.Line[old]
-	}
-	return img.Line[nw]
 }

@@ -10,7 +10,11 @@ func TestParseImagesBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(img.New, " ") != "nginx:2 redis:8" {
-		t.Errorf("New = %q", img.New)
+	var news []string
+	for _, l := range img.Lines {
+		news = append(news, l.New)
+	}
+	if strings.Join(news, " ") != "nginx:2 redis:8" {
+		t.Errorf("New = %q", news)
 	}
 }

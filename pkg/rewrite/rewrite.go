@@ -15,7 +15,8 @@ import (
 // everything that can be checked before a byte is written: the count (NEW
 // form), that each OLD was selected (pairs form), that no pinned reference
 // loses its digest, and that no replacement moves an image to another
-// repository unless allowRepoChange.
+// repository unless allowRepoChange (a *RepoChangeError). An OLD that is not
+// selected is a *NotSelectedError.
 func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[string]string, error) {
 	var uniq dedupe.Index
 	first := map[string]*yamlwalk.Occurrence{}
@@ -24,28 +25,20 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 			first[o.Ref] = o
 		}
 	}
-	plan := make(map[string]string, uniq.Len())
-	if img.Pairs {
-		for _, old := range img.Old {
-			if _, ok := first[old]; !ok {
-				return nil, fmt.Errorf("images line %d: %q is not selected in the input (check the files and --prefix)", img.Line[old], old)
-			}
-			plan[old] = img.Map[old]
-		}
-	} else {
-		if len(img.New) != uniq.Len() {
-			return nil, fmt.Errorf("the images stream has %d reference(s) but the input selects %d: the streams are not aligned (truncated or filtered? filter with the OLD NEW form instead)", len(img.New), uniq.Len())
-		}
-		for i, old := range uniq.Values() {
-			plan[old] = img.New[i]
-		}
+	from, err := assign(uniq.Values(), first, img)
+	if err != nil {
+		return nil, err
+	}
+	plan := make(map[string]string, len(from))
+	for old, l := range from {
+		plan[old] = l.New
 	}
 	// A rebase never unpins: a pinned reference whose replacement has no
 	// digest means a cut or garbled stream, whatever the other checks say.
 	for _, old := range uniq.Values() {
-		if nw, ok := plan[old]; ok && refs.IsPinned(old) && !refs.IsPinned(nw) {
+		if l, ok := from[old]; ok && refs.IsPinned(old) && !refs.IsPinned(l.New) {
 			o := first[old]
-			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, which drops its digest: the images stream may be cut off or garbled (images line %d)", o.File, o.Line, o.Column, old, nw, img.lineOf(old, nw))
+			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, which drops its digest: the images stream may be cut off or garbled (images line %d)", o.File, o.Line, o.Column, old, l.New, l.N)
 		}
 	}
 	for _, o := range occs {
@@ -61,11 +54,34 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 			if !ok || nw == old || refs.SameRepository(old, nw) {
 				continue
 			}
-			o := first[old]
-			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, an image in another repository: the streams may be misaligned (use --allow-repo-change if this is meant)", o.File, o.Line, o.Column, old, nw)
+			return nil, &RepoChangeError{At: first[old], Old: old, New: nw}
 		}
 	}
 	return plan, nil
+}
+
+// assign gives each unique reference (in first-occurrence order) the line
+// of the stream that replaces it: the k-th line in the NEW form; in the OLD
+// NEW form the line naming it, if any, after checking that every OLD was
+// selected.
+func assign(uniq []string, first map[string]*yamlwalk.Occurrence, img *Images) (map[string]Line, error) {
+	from := make(map[string]Line, len(uniq))
+	if img.Pairs {
+		for _, l := range img.Lines {
+			if _, ok := first[l.Old]; !ok {
+				return nil, &NotSelectedError{Line: l.N, Old: l.Old}
+			}
+			from[l.Old] = l
+		}
+		return from, nil
+	}
+	if len(img.Lines) != len(uniq) {
+		return nil, fmt.Errorf("the images stream has %d reference(s) but the input selects %d: the streams are not aligned (truncated or filtered? filter with the OLD NEW form instead)", len(img.Lines), len(uniq))
+	}
+	for i, old := range uniq {
+		from[old] = img.Lines[i]
+	}
+	return from, nil
 }
 
 type edit struct {

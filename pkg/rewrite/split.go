@@ -27,14 +27,14 @@ func fixedRepository(o *yamlwalk.Occurrence) bool {
 }
 
 // checkSplit refuses a replacement that would change what a split
-// reference never changes: its repository (even with --allow-repo-change)
-// and, for the split rule, its tag.
+// reference never changes: its repository (a *RepoChangeError, even when
+// repository changes are allowed) and, for the split rule, its tag.
 func checkSplit(o *yamlwalk.Occurrence, nw string) error {
 	if nw == o.Ref || !fixedRepository(o) {
 		return nil
 	}
 	if !refs.SameRepository(o.Ref, nw) {
-		return fmt.Errorf("%s:%d:%d: %q would be replaced by %q, an image in another repository: the registry and repository of a reference written in parts are never rewritten, not even with --allow-repo-change; edit them by hand", o.File, o.Line, o.Column, o.Ref, nw)
+		return &RepoChangeError{At: o, Old: o.Ref, New: nw, Fixed: true}
 	}
 	old, _ := refs.Parse(o.Ref)
 	r, ok := refs.Parse(nw)

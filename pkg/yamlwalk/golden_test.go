@@ -206,11 +206,11 @@ func spliceAll(tb testing.TB, src []byte, occs []*yamlwalk.Occurrence, newRef fu
 	for _, o := range occs {
 		uniq.Add(o.Ref)
 	}
-	var news []string
+	img := &rewrite.Images{}
 	for _, old := range uniq.Values() {
-		news = append(news, newRef(old))
+		img.Lines = append(img.Lines, rewrite.Line{New: newRef(old)})
 	}
-	plan, err := rewrite.Plan(occs, &rewrite.Images{New: news}, false)
+	plan, err := rewrite.Plan(occs, img, false)
 	if err != nil {
 		tb.Fatal(err)
 	}

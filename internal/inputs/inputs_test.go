@@ -1,11 +1,11 @@
-package yamlwalk_test
+package inputs_test
 
 import (
 	"bytes"
 	"os"
 	"testing"
 
-	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
+	"github.com/rebasekit/rebasekit/internal/inputs"
 )
 
 // TestReadToEOF: a file that reports size 0 (procfs, FUSE) is read whole,
@@ -16,7 +16,7 @@ func TestReadToEOF(t *testing.T) {
 	if err != nil || fi.Size() != 0 {
 		t.Skipf("%s: no procfs file of reported size 0 here (%v)", p, err)
 	}
-	b, err := yamlwalk.Input{Name: p, Real: p}.Read(nil)
+	b, err := inputs.Input{Name: p, Real: p}.Read(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestReadRegularFile(t *testing.T) {
 	if err := os.WriteFile(p, want, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := yamlwalk.Input{Name: p, Real: p}.Read(nil)
+	got, err := inputs.Input{Name: p, Real: p}.Read(nil)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes, err %v; want %d", len(got), err, len(want))
 	}

@@ -1,4 +1,4 @@
-package clisel
+package cmdline
 
 import (
 	"fmt"

@@ -1,15 +1,15 @@
-// Package clisel holds what ko-extract and ko-rewrite share on the command
-// line: the input and selection flags, so both select the same references in
-// the same order by construction; and the version all three binaries print.
-package clisel
+// Package yamlflags holds the input and selection flags ko-extract and
+// ko-rewrite share, so both read the same files and select the same
+// references in the same order by construction.
+package yamlflags
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
 
+	"github.com/rebasekit/rebasekit/internal/cmdline"
+	"github.com/rebasekit/rebasekit/internal/inputs"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
 	"github.com/urfave/cli/v2"
@@ -27,7 +27,7 @@ func Flags() []cli.Flag {
 
 // Selection is what the flags select.
 type Selection struct {
-	Inputs []yamlwalk.Input
+	Inputs []inputs.Input
 	Walker *yamlwalk.Walker
 	from   string // where the prefixes came from: --prefix or $KO_DOCKER_REPO
 	warn   func(msg string)
@@ -45,11 +45,11 @@ func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
 // FromContext reads the flags. Warnings go to stderr.
 func FromContext(c *cli.Context) (*Selection, error) {
 	if c.NArg() > 0 {
-		return nil, Usagef("unexpected argument %q: give inputs with -f", c.Args().First())
+		return nil, cmdline.Usagef("unexpected argument %q: give inputs with -f", c.Args().First())
 	}
 	prefixes := c.StringSlice("prefix")
 	if c.Bool("all") && len(prefixes) > 0 {
-		return nil, Usagef("--all and --prefix contradict each other: --all selects without prefixes")
+		return nil, cmdline.Usagef("--all and --prefix contradict each other: --all selects without prefixes")
 	}
 	if len(prefixes) == 0 && !c.Bool("all") {
 		if r := os.Getenv("KO_DOCKER_REPO"); r != "" {
@@ -62,10 +62,10 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	}
 	for _, p := range prefixes {
 		if r, ok := refs.Parse(strings.TrimSuffix(p, "/")); !ok || r.Tag != "" || r.Digest != "" {
-			return nil, Usagef("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
+			return nil, cmdline.Usagef("%s %q is not a repository (like ghcr.io/acme or gcr.io/project/path); a typo here would silently select nothing", from, p)
 		}
 	}
-	ins, err := yamlwalk.Inputs(c.StringSlice("filename"), c.Bool("recursive"))
+	ins, err := inputs.Expand(c.StringSlice("filename"), c.Bool("recursive"))
 	if err != nil {
 		return nil, err
 	}
@@ -73,39 +73,13 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	warn := func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) }
 	if !c.Bool("recursive") {
 		for _, a := range c.StringSlice("filename") {
-			if msg := notWalked(a); msg != "" {
+			if msg := inputs.NotWalked(a); msg != "" {
 				warn(msg)
 			}
 		}
 	}
 	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
 	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
-}
-
-// version is set by the Makefile (-ldflags -X) to `git describe` output.
-var version string
-
-// Version is the version the binary was built as: the module version when
-// installed with `go install ...@VERSION`, what `make build` stamped from
-// git, or the VCS revision go build recorded, else "(devel)". All three
-// binaries print it for --version.
-func Version() string {
-	if version != "" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(devel)"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "(devel) " + s.Value[:12]
-		}
-	}
-	return "(devel)"
 }
 
 // SelectionHelp explains the selection rules; both tools print it in --help.
@@ -130,53 +104,3 @@ const SelectionHelp = `SELECTION RULES
    index.docker.io/acme and acme are one prefix, which holds acme/app.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
    Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`
-
-// notWalked says, for a directory given without -R, how many of its
-// subdirectories hold YAML that -R would walk; "" when none does (or arg is
-// not a directory). Counting uses the walker's own rules (yamlwalk.Inputs
-// with recursion), so the number is what -R would add.
-func notWalked(arg string) string {
-	if arg == "-" {
-		return ""
-	}
-	if fi, err := os.Stat(arg); err != nil || !fi.IsDir() {
-		return ""
-	}
-	flat, err := yamlwalk.Inputs([]string{arg}, false)
-	if err != nil {
-		return ""
-	}
-	deep, err := yamlwalk.Inputs([]string{arg}, true)
-	if err != nil {
-		return ""
-	}
-	inFlat := map[string]bool{}
-	for _, in := range flat {
-		inFlat[in.Name] = true
-	}
-	subdirs := map[string]bool{}
-	files := 0
-	for _, in := range deep {
-		if inFlat[in.Name] {
-			continue
-		}
-		rel, err := filepath.Rel(arg, in.Name)
-		if err != nil {
-			continue
-		}
-		files++
-		subdirs[strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]] = true
-	}
-	if files == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s: %s with %s not walked; give -R to walk them",
-		arg, plural(len(subdirs), "subdirectory", "subdirectories"), plural(files, "YAML file", "YAML files"))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
