@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"maps"
 	"os"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
 // recipe is one ```sh block of README.md's Recipes section and the bold
@@ -67,11 +71,12 @@ func readmeRecipes(t *testing.T) []recipe {
 func TestReadmeRecipes(t *testing.T) {
 	need(t)
 	checks := map[string]func(t *testing.T, script string){
-		"The GitOps loop":          recipeGitOps,
-		"Preview":                  recipePreview,
-		"Only some images":         recipeFilter,
-		"Helm values with markers": recipeHelm,
-		"A whole tree":             recipeTree,
+		"The GitOps loop":                  recipeGitOps,
+		"Preview":                          recipePreview,
+		"Only some images":                 recipeFilter,
+		"Helm values with markers":         recipeHelm,
+		"A whole tree":                     recipeTree,
+		"Images built without annotations": recipeUnannotated,
 	}
 	recipes := readmeRecipes(t)
 	seen := map[string]bool{}
@@ -323,4 +328,36 @@ func git(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// recipeUnannotated: an image built without base annotations, rebased with
+// --old-base (by digest) and --new-base; the second command of the recipe,
+// without flags, finds it up to date.
+func recipeUnannotated(t *testing.T, script string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := rebasetest.Pusher{Ctx: ctx, Host: suite.host}
+	app, err := p.UnannotatedApp("recipes/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := tagDigest(t, ctx, p.Ref("recipes/plain/base:v1"))
+	t.Setenv("OLD_BASE", p.Ref("recipes/plain/base@"+old))
+	t.Setenv("NEW_BASE", p.Ref("recipes/plain/base:stable"))
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "images.txt"), []byte(app+"\n"))
+	r := shell(t, dir, script)
+	if r.code != 0 || summaryLine(r.stderr) != "rebased 0, up to date 1, skipped 0, failed 0" {
+		t.Fatalf("exit %d, last summary %q, want the second run up to date; stderr %s", r.code, summaryLine(r.stderr), r.stderr)
+	}
+	if !strings.Contains(r.stderr, "rebased 1, up to date 0, skipped 0, failed 0") {
+		t.Errorf("the first run did not rebase the image: %s", r.stderr)
+	}
+	got := strings.TrimSpace(readFile(t, filepath.Join(dir, "rebased.txt")))
+	if got == app || !strings.HasPrefix(got, p.Ref("recipes/plain/app@sha256:")) {
+		t.Fatalf("rebased.txt = %q, want the image rebased", got)
+	}
+	if err := rebasetest.Verify(ctx, got); err != nil {
+		t.Error(err)
+	}
 }
