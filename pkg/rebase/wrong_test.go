@@ -27,6 +27,27 @@ func (w *world) pusher() rebasetest.Pusher {
 	return rebasetest.Pusher{Ctx: w.ctx, Host: w.reg.Host}
 }
 
+// must is ref, failing the test on err (for the crafted pushes).
+func (w *world) must(ref string, err error) string {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ref
+}
+
+// mustRebase rebases ref, fails the test unless it was rebased, and checks
+// the result from the registry.
+func (w *world) mustRebase(ref string, opts ...rebase.Option) rebase.Result {
+	w.t.Helper()
+	res := newRebaser(opts...).Rebase(w.ctx, ref)
+	if res.Action != rebase.Rebased {
+		w.t.Fatalf("%s: %s (%s)", ref, res.Action, res.Reason)
+	}
+	w.verify(res.Output)
+	return res
+}
+
 func (w *world) verify(ref string) {
 	w.t.Helper()
 	if err := rebasetest.Verify(w.ctx, ref); err != nil {
@@ -52,15 +73,8 @@ func (w *world) wantFailed(res rebase.Result, want string) {
 // on the new base's child of its own build, and takes its os.version.
 func TestWindowsImageKeepsItsBuild(t *testing.T) {
 	w := newWorld(t)
-	app, err := w.pusher().WindowsApp("win")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := newRebaser().Rebase(w.ctx, app)
-	if res.Action != rebase.Rebased {
-		t.Fatalf("%s: %s", res.Action, res.Reason)
-	}
-	w.verify(res.Output)
+	app := w.must(w.pusher().WindowsApp("win"))
+	res := w.mustRebase(app)
 	v2 := w.index(w.ref("win/base:v2"))
 	var want string
 	for _, d := range v2.Manifests {
@@ -87,10 +101,7 @@ func TestWindowsImageKeepsItsBuild(t *testing.T) {
 // 1. Nothing tells which build the image is for: refused, naming both.
 func TestWindowsAmbiguousBuildRefused(t *testing.T) {
 	w := newWorld(t)
-	app, err := w.pusher().WindowsAmbiguousApp("winamb")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := w.must(w.pusher().WindowsAmbiguousApp("winamb"))
 	res := newRebaser().Rebase(w.ctx, app)
 	w.wantFailed(res, "platform windows/amd64 is ambiguous in new base "+w.ref("winamb/base:stable")+": 2 children fit and nothing tells them apart: sha256:")
 	for _, v := range []string{"windows/amd64:" + rebasetest.WindowsLTSC2019 + ".2000", "windows/amd64:" + rebasetest.WindowsLTSC2022 + ".2000"} {
@@ -104,25 +115,15 @@ func TestWindowsAmbiguousBuildRefused(t *testing.T) {
 // OCI image onto the same kind of base is rebased, zstd layers and all.
 func TestZstdBaseAndTheManifestFamily(t *testing.T) {
 	w := newWorld(t)
-	docker, err := w.pusher().ZstdApp("zd", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oci, err := w.pusher().ZstdApp("zo", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docker := w.must(w.pusher().ZstdApp("zd", true))
+	oci := w.must(w.pusher().ZstdApp("zo", false))
 	w.reg.Reset()
 	w.wantFailed(newRebaser().Rebase(w.ctx, docker),
 		"the new base's layer 0 has media type application/vnd.oci.image.layer.v1.tar+zstd, which a Docker manifest cannot carry and which has no equivalent there")
 	if wr := w.reg.Writes(); len(wr) > 0 {
 		t.Errorf("the refused image pushed %v", wr)
 	}
-	res := newRebaser().Rebase(w.ctx, oci)
-	if res.Action != rebase.Rebased {
-		t.Fatalf("OCI onto zstd: %s (%s)", res.Action, res.Reason)
-	}
-	w.verify(res.Output)
+	w.mustRebase(oci) // OCI onto zstd: rebased, zstd layers and all
 }
 
 // corrupt flips one byte of the body of the answers for which match holds,
@@ -173,11 +174,7 @@ func TestCorruptManifestByTagRefused(t *testing.T) {
 		t.Errorf("pushed %v", wr)
 	}
 	// Without the corruption, the same run is a correct rebase.
-	ok := newRebaser().Rebase(w.ctx, app)
-	if ok.Action != rebase.Rebased {
-		t.Fatalf("%s: %s", ok.Action, ok.Reason)
-	}
-	w.verify(ok.Output)
+	w.mustRebase(app)
 }
 
 // 4. --tag never rewinds a tag that has moved on to a newer image; it
@@ -225,15 +222,8 @@ func TestTagNeverRewound(t *testing.T) {
 // Images): rebased, and the descriptors' copies name the new base.
 func TestDescriptorAnnotations(t *testing.T) {
 	w := newWorld(t)
-	app, err := w.pusher().DescriptorAnnotatedApp("doi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := newRebaser().Rebase(w.ctx, app)
-	if res.Action != rebase.Rebased {
-		t.Fatalf("%s: %s", res.Action, res.Reason)
-	}
-	w.verify(res.Output)
+	app := w.must(w.pusher().DescriptorAnnotatedApp("doi"))
+	res := w.mustRebase(app)
 	v2 := w.index(w.ref("doi/base:v2"))
 	for i, d := range w.index(res.Output).Manifests {
 		if got, want := d.Annotations[rebase.AnnotationBaseDigest], v2.Manifests[i].Digest.String(); got != want {
@@ -252,10 +242,7 @@ func TestDescriptorAnnotations(t *testing.T) {
 // while the image is still on v1.
 func TestSameMovingTagForBothBases(t *testing.T) {
 	w := newWorld(t)
-	app, err := w.pusher().UnannotatedApp("same")
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := w.must(w.pusher().UnannotatedApp("same"))
 	stable := w.ref("same/base:stable")
 	res := newRebaser(rebase.WithOldBase(stable), rebase.WithNewBase(stable)).Rebase(w.ctx, app)
 	w.wantFailed(res, "layers do not start with the old base "+w.ref("same/base@"))
@@ -263,11 +250,7 @@ func TestSameMovingTagForBothBases(t *testing.T) {
 		t.Errorf("the reason does not say what to do: %s", res.Reason)
 	}
 	// Given right, it rebases.
-	good := newRebaser(rebase.WithOldBase(w.ref("same/base:v1")), rebase.WithNewBase(stable)).Rebase(w.ctx, app)
-	if good.Action != rebase.Rebased {
-		t.Fatalf("%s: %s", good.Action, good.Reason)
-	}
-	w.verify(good.Output)
+	w.mustRebase(app, rebase.WithOldBase(w.ref("same/base:v1")), rebase.WithNewBase(stable))
 }
 
 // 6. Annotations alone never make a no-op: an image that says it is on the
