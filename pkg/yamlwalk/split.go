@@ -371,6 +371,6 @@ func (st *walkState) imageInParts(k, v *yaml.Node) bool {
 	if !ok || r.Tag != "" || r.Digest != "" {
 		return false
 	}
-	st.warnAt(v, "image %q stands beside a tag or digest field, a reference in parts whose repository key is not \"repository\"; not selected (rename the key to repository, or write the whole reference)", v.Value)
+	st.warnAt(v, "image %q stands beside a tag or digest field, a reference in parts whose repository key is not \"repository\", so not selected: the chart may compose it with values from elsewhere (a registry); to have it rebased, mark fields that spell the whole reference with {\"$rebase\": \"ID:name\"} and \"ID:tag\" comments", v.Value)
 	return true
 }
