@@ -15,7 +15,9 @@ package provenance
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -82,6 +84,10 @@ func ParseKey(b, password []byte) (signature.SignerVerifier, error) {
 
 func keyKind(k any) string {
 	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return "RSA"
+	case ed25519.PrivateKey:
+		return "Ed25519"
 	case *ecdsa.PrivateKey:
 		return "ECDSA " + k.Curve.Params().Name
 	default:
