@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -103,5 +104,36 @@ func TestSignKeyDryRun(t *testing.T) {
 	}
 	if w := reg.Writes(); len(w) != 0 {
 		t.Errorf("a dry run wrote %v", w)
+	}
+}
+
+// A real run with -v says what it signed, with the digests of the pushed
+// .sig and .att manifests; the report lists them.
+func TestSignKeyVerboseAndReport(t *testing.T) {
+	_, app1, _, _ := setup(t)
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	key := writeCosignKey(t, "pw")
+	report := filepath.Join(t.TempDir(), "report.json")
+	code, out, errs := runCmd(t, app1+"\n", "-v", "--sign-key", key, "--report", report, "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	newDigest := strings.TrimSpace(out)[strings.Index(out, "@")+1:]
+	prefix := "crane-rebase-stream: " + app1 + ": signed " + newDigest + ": signature " +
+		strings.Replace(app1[:strings.Index(app1, "@")]+":"+newDigest, ":sha256:", ":sha256-", 1) + ".sig@sha256:"
+	if !strings.Contains(errs, prefix) {
+		t.Errorf("stderr lacks %q:\n%s", prefix, errs)
+	}
+	if n := strings.Count(errs, ": signed "); n != 6 {
+		t.Errorf("%d signed lines, want 6:\n%s", n, errs)
+	}
+	b, _ := os.ReadFile(report)
+	var rep struct {
+		Images []struct {
+			Signed []struct{ Of, Kind, Tag, Digest string }
+		}
+	}
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Images) != 1 || len(rep.Images[0].Signed) != 6 || rep.Images[0].Signed[0].Digest == "" {
+		t.Errorf("report (%v):\n%s", err, b)
 	}
 }

@@ -126,7 +126,11 @@ func (r *Rebaser) Attach(ctx context.Context, p *Plan) error {
 		})
 	}
 	err = g.Wait()
-	p.Signed = signed
+	for _, s := range signed {
+		if s.Digest != "" { // only what was pushed, when some failed
+			p.Signed = append(p.Signed, s)
+		}
+	}
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rebasekit/rebasekit/pkg/provenance"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
@@ -216,14 +217,32 @@ func TestSignerFailureFailsTheLine(t *testing.T) {
 	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
 	w.base("base", "v2", rebasetest.BaseSpec{})
 	w.tag("base:v2", "base:stable")
+	plain := newRebaser(rebase.WithDryRun(true)).Rebase(w.ctx, app)
 	res := newRebaser(rebase.WithSigner(failingSigner{})).Rebase(w.ctx, app)
-	if res.Action != rebase.Failed || res.Output != app || !strings.Contains(res.Reason, "the key is gone") {
-		t.Errorf("%s %s: %s", res.Action, res.Output, res.Reason)
+	if want := "signing " + plain.NewDigest + ": the key is gone"; res.Action != rebase.Failed || res.Output != app || res.Reason != want {
+		t.Errorf("%s %s: %q, want %q", res.Action, res.Output, res.Reason, want)
+	}
+	// An artifact that cannot be made (or pushed) fails the line too,
+	// naming the tag; the report lists only what was pushed.
+	res = newRebaser(rebase.WithSigner(failingSigner{image: true})).Rebase(w.ctx, app)
+	tag := w.ref("app:" + strings.Replace(plain.NewDigest, ":", "-", 1) + ".sig")
+	if want := "pushed " + plain.NewDigest + " but pushing its signature " + tag + ": no room"; res.Action != rebase.Failed || res.Output != app || res.Reason != want {
+		t.Errorf("%s %s: %q, want %q", res.Action, res.Output, res.Reason, want)
+	}
+	if len(res.Signed) != 0 {
+		t.Errorf("signed %+v", res.Signed)
 	}
 }
 
-type failingSigner struct{}
+// failingSigner fails to sign, or (image) gives an artifact that cannot be
+// made.
+type failingSigner struct{ image bool }
 
-func (failingSigner) Attachments(ctx context.Context, p *rebase.Plan) ([]rebase.Attachment, error) {
-	return nil, errors.New("the key is gone")
+func (f failingSigner) Attachments(ctx context.Context, p *rebase.Plan) ([]rebase.Attachment, error) {
+	if !f.image {
+		return nil, errors.New("the key is gone")
+	}
+	d, _ := v1.NewHash(p.NewDigest)
+	return []rebase.Attachment{{Kind: rebase.Signature, Of: d, Tag: rebase.CosignTag(d, "sig"),
+		Image: func(v1.Image) (v1.Image, error) { return nil, errors.New("no room") }}}, nil
 }
