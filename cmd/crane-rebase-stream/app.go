@@ -37,6 +37,7 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
+		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
@@ -99,4 +100,15 @@ REGISTRIES
    or with --insecure. 5xx/429 answers and broken connections are retried with
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
    --timeout (default 10m) bounds each image, retries included. At most
-   --max-requests (16) requests are in flight to one registry host at once.`
+   --max-requests (16) requests are in flight to one registry host at once.
+
+SIGNING
+   --sign-key KEY signs each rebased index and platform manifest in cosign's
+   format and attests its rebase (an in-toto statement, SLSA provenance v1,
+   in a DSSE envelope), pushed as cosign does: the sha256-<hex>.sig and
+   sha256-<hex>.att tags of the image's repository. KEY: cosign.key from
+   cosign generate-key-pair (password from $COSIGN_PASSWORD) or a PEM PKCS#8
+   ECDSA P-256 key; a key that does not load stops the run before a line is
+   read (exit 2). A failure to sign fails the line (echoed: the YAML stays
+   on the old, signed digest). Verify with
+   cosign verify --key cosign.pub --insecure-ignore-tlog=true REPO@sha256:NEW`

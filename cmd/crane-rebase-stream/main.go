@@ -72,12 +72,16 @@ func run(intr *interrupt, c *cli.Context) error {
 	if err := checkFlags(c); err != nil {
 		return err
 	}
+	sign, err := signOptions(c)
+	if err != nil {
+		return err
+	}
 	in, closeIn, err := input(c)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	r, err := rebase.New(options(c)...)
+	r, err := rebase.New(append(options(c), sign...)...)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}

@@ -102,6 +102,7 @@ func resultMessage(r rebase.Result, verbose bool) string {
 		if verbose {
 			rebasedMessage(&b, r)
 		}
+		signedMessage(&b, r, verbose)
 	case rebase.UpToDate:
 		if verbose {
 			fmt.Fprintf(&b, "%s: up to date", r.Input)

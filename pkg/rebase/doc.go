@@ -27,7 +27,10 @@
 //	fmt.Println(p.Output) // ghcr.io/me/app@sha256:<rebased>
 //
 // Rebase does both and returns a Result whose Output is always safe to
-// print: the rebased reference, or the input when nothing was done.
+// print: the rebased reference, or the input when nothing was done. With
+// WithSigner it then calls Attach, which pushes the signer's signatures and
+// attestations of the written image by tag, with the same writer
+// (package provenance makes cosign's).
 //
 // The engine never calls mutate.Rebase: it edits the manifest and config JSON
 // it fetched, swapping the old base's layers, diff_ids and history for the new

@@ -33,6 +33,7 @@ type options struct {
 	logger      *log.Logger
 	remoteOpts  []remote.Option
 	stop        <-chan struct{}
+	signer      Signer
 }
 
 // validate checks what the options say together, once, in New.

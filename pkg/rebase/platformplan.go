@@ -27,6 +27,9 @@ type platformPlan struct {
 	config    configBlob
 	layers    []*baseLayer // new-base layers the repository may lack
 	osVersion string       // the new base's os.version, for the index descriptor
+	kept      int          // the image's own layers, on top of the base's
+	oldBase   string       // the old base's name (its repository, or the flag's)
+	newBase   string       // the new base's name (the tag resolved)
 	pushed    atomic.Bool  // its manifest is in the repository
 }
 
@@ -171,6 +174,7 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		}
 		return fmt.Errorf("layers do not start with the old base %s (%d layers)", oldM.ref, k)
 	}
+	p.kept, p.oldBase, p.newBase = len(man.Layers)-k, b.old.Context().Name(), b.new.Name()
 	return r.planRebase(ctx, p, b, raw, man, cfgObj, oldM, newM, newP)
 }
 

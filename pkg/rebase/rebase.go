@@ -103,6 +103,12 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	p, err := r.Plan(ctx, ref)
 	if err == nil && p.Action == Rebased && !r.o.dryRun {
 		err = r.Write(ctx, p)
+		if err == nil {
+			err = r.Attach(ctx, p)
+		}
+	}
+	if err == nil && p.Action == Rebased && r.o.dryRun {
+		r.wouldAttach(p)
 	}
 	res = Result{Input: ref, Output: ref, DryRun: r.o.dryRun}
 	if p != nil {

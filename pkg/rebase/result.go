@@ -54,6 +54,9 @@ type Result struct {
 	// Attached is Referrers with what each one is and what it refers to.
 	Attached []Referrer `json:"attached,omitempty"`
 	Warnings []string   `json:"warnings,omitempty"`
+	// Signed lists the signatures and attestations pushed for the rebased
+	// image (WithSigner); with dry run, what would be signed (no digests).
+	Signed []Signed `json:"signed,omitempty"`
 
 	pushed map[string]bool // platform manifests pushed, by digest
 }

@@ -1,0 +1,156 @@
+package rebase
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// attach pushes one attachment: it reads what the tag names now (a GET,
+// usually a 404), builds the artifact on it, uploads the blobs it adds and
+// its config (a POST and a PUT each) and PUTs the manifest by tag. It
+// returns the digest of the manifest pushed.
+func (w *writer) attach(ctx context.Context, a Attachment) (v1.Hash, error) {
+	now, err := w.tagImage(ctx, a.Tag)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	img, err := a.Image(now)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	there := map[v1.Hash]bool{}
+	if now != nil {
+		nm, err := now.Manifest()
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		for _, l := range nm.Layers {
+			there[l.Digest] = true
+		}
+	}
+	for _, l := range m.Layers {
+		if there[l.Digest] {
+			continue
+		}
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		b, err := readAll(layer.Compressed)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		if err := w.config(ctx, configBlob{b: b, d: l.Digest}); err != nil {
+			return v1.Hash{}, err
+		}
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if err := w.config(ctx, configBlob{b: cfg, d: m.Config.Digest}); err != nil {
+		return v1.Hash{}, err
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	w.r.o.logger.Printf("%s: pushing %s %s", w.repo, a.Kind, a.Tag)
+	if err := w.putManifest(ctx, a.Tag, rawManifest{b: raw, mt: mt}); err != nil {
+		return v1.Hash{}, err
+	}
+	d, _, err := v1.SHA256(bytes.NewReader(raw))
+	return d, err
+}
+
+func readAll(open func() (io.ReadCloser, error)) ([]byte, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxManifestSize))
+}
+
+// tagImage is the image tag names in the writer's repository (its manifest
+// and config; its layers are not read), or nil when the tag names nothing.
+func (w *writer) tagImage(ctx context.Context, tag string) (v1.Image, error) {
+	var raw, cfg []byte
+	var mt types.MediaType
+	err := w.r.retry(ctx, func() (err error) {
+		raw, mt, err = w.get(ctx, "/manifests/"+tag, strings.Join(manifestTypes, ","))
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if mt.IsIndex() {
+		return nil, fmt.Errorf("tag %s names an index, not a signature image", tag)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("tag %s: %w", tag, err)
+	}
+	err = w.r.retry(ctx, func() (err error) {
+		cfg, _, err = w.get(ctx, "/blobs/"+m.Config.Digest.String(), "")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tag %s: config: %w", tag, err)
+	}
+	if d, _, _ := v1.SHA256(bytes.NewReader(cfg)); d != m.Config.Digest {
+		return nil, fmt.Errorf("tag %s: config %s has digest %s", tag, m.Config.Digest, d)
+	}
+	if mt == "" {
+		mt = m.MediaType
+	}
+	return partial.CompressedToImage(&plannedCore{
+		manifest: rawManifest{b: raw, mt: mt},
+		config:   cfg,
+		layer: func(h v1.Hash) (partial.CompressedLayer, error) {
+			return nil, errors.New("the layers of an existing signature image are not read")
+		},
+	})
+}
+
+// get reads a manifest or blob of the writer's repository.
+func (w *writer) get(ctx context.Context, path, accept string) ([]byte, types.MediaType, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url(path).String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize))
+	return b, types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])), err
+}
