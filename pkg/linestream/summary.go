@@ -9,11 +9,14 @@ import (
 // Summary counts the actions of a run and keeps every result in input
 // order (blank lines aside).
 type Summary struct {
-	Rebased  int             `json:"rebased"`
-	UpToDate int             `json:"upToDate"`
-	Skipped  int             `json:"skipped"`
-	Failed   int             `json:"failed"`
-	Results  []rebase.Result `json:"images"`
+	Rebased  int `json:"rebased"`
+	UpToDate int `json:"upToDate"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	// CopiedBytes is the total of the results' CopiedBytes: the bytes of
+	// new-base layers read from another registry than the images'.
+	CopiedBytes int64           `json:"copiedBytes"`
+	Results     []rebase.Result `json:"images"`
 }
 
 // Add counts r and keeps it (a blank line is neither).
@@ -30,6 +33,7 @@ func (s *Summary) Add(r rebase.Result) {
 	default:
 		return
 	}
+	s.CopiedBytes += r.CopiedBytes
 	s.Results = append(s.Results, r)
 }
 

@@ -1,0 +1,101 @@
+package rebase
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// A new-base layer that lives on another registry than the image is copied
+// across once per target registry, not once per repository: the first
+// repository on a registry that needs it gets it streamed from the base's
+// registry (a HEAD, then a POST and a PUT carrying the bytes); every other
+// repository on that registry mounts it from the first (one POST). Needs for
+// the same layer on the same registry that come while the first upload is in
+// flight wait for it (Rebaser.homes). A mount the registry will not make (the
+// first repository's upload failed, a token without pull on it, a registry
+// without cross-repository mounts) falls back to streaming: the layer is
+// then copied again, never missing.
+
+// crossLayer makes l, a layer of a base on another registry, present in w's
+// repository.
+func (w *writer) crossLayer(ctx context.Context, l *baseLayer) error {
+	key := w.repo.RegistryStr() + "|" + l.desc.Digest.String()
+	owner := false
+	home, err := w.r.homes.get(ctx, key, func(ctx context.Context) (name.Repository, error) {
+		owner = true
+		return w.repo, w.stream(ctx, l)
+	})
+	switch {
+	case owner:
+		return err // our own upload: its error is ours
+	case err != nil:
+		if ctx.Err() != nil {
+			return err
+		}
+		// Another repository's upload failed for a reason of its own (it
+		// was denied, say): ours may still work.
+		return w.stream(ctx, l)
+	case home.Name() == w.repo.Name():
+		return nil
+	}
+	return w.r.retry(ctx, func() error {
+		loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), home)
+		if err != nil || mounted {
+			return err
+		}
+		w.r.o.logger.Printf("%s: %s could not be mounted from %s: streaming it from %s", w.repo, l.desc.Digest, home, l.ref.Context())
+		return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
+	})
+}
+
+// stream copies l into w's repository from the base's registry, unless the
+// repository has it already (a HEAD).
+func (w *writer) stream(ctx context.Context, l *baseLayer) error {
+	return w.r.retry(ctx, func() error {
+		if ok, err := w.exists(ctx, l.desc.Digest); err != nil || ok {
+			return err
+		}
+		loc, _, err := w.startUpload(ctx, "", name.Repository{})
+		if err != nil {
+			return err
+		}
+		w.r.o.logger.Printf("%s: streaming %s (%d bytes) from %s", w.repo, l.desc.Digest, l.desc.Size, l.ref.Context())
+		return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
+	})
+}
+
+// countedOpen is open, counting the bytes read from the base's registry
+// into l.copied (a retried upload counts again: it read them again).
+func (l *baseLayer) countedOpen() (io.ReadCloser, error) {
+	rc, err := l.open()
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{ReadCloser: rc, n: &l.copied}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// copiedBytes is how many bytes of the plan's new-base layers were read
+// from another registry by Write.
+func (p *Plan) copiedBytes() int64 {
+	var n int64
+	for _, pp := range p.platforms {
+		for _, l := range pp.layers {
+			n += l.copied.Load()
+		}
+	}
+	return n
+}
