@@ -85,7 +85,8 @@ func run(intr *interrupt, c *cli.Context) error {
 	if name := c.Args().First(); name != "" && name != "-" && rep.p.on {
 		rep.p.total = countLines(name)
 	}
-	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: rep.line}.Run(intr.ctx, r, in, c.App.Writer)
+	shard, _ := shardFlag(c) // checked by checkFlags
+	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: rep.line, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
 	rep.done()
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
 	if path := c.String("report"); path != "" {
@@ -118,6 +119,9 @@ func checkFlags(c *cli.Context) error {
 		return cli.Exit("--max-requests must be at least 1", exitUsage)
 	case c.Duration("timeout") < 0:
 		return cli.Exit("--timeout must not be negative (0 means no limit)", exitUsage)
+	}
+	if _, err := shardFlag(c); err != nil {
+		return err
 	}
 	for _, f := range []string{"old-base", "new-base"} {
 		if v := c.String(f); v != "" {

@@ -173,3 +173,33 @@ func TestUsage(t *testing.T) {
 		t.Errorf("empty input: exit %d %q %q", code, out, errs)
 	}
 }
+
+func TestShardUsage(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for arg, want := range map[string]string{
+		"4/4": `crane-rebase-stream: --shard "4/4": the shard index I counts from 0 and must be below N: 0 to 3` + "\n",
+		"1/0": `crane-rebase-stream: --shard "1/0": the shard count N must be at least 1` + "\n",
+		"2":   `crane-rebase-stream: --shard "2": want I/N, shard I (counting from 0, as JOB_COMPLETION_INDEX) of N, e.g. 0/4` + "\n",
+		"":    `crane-rebase-stream: --shard "": want I/N, shard I (counting from 0, as JOB_COMPLETION_INDEX) of N, e.g. 0/4` + "\n",
+	} {
+		code, out, errs := runCmd(t, "ghcr.io/acme/app:1\n", "--shard", arg)
+		if code != 2 || out != "" || errs != want {
+			t.Errorf("--shard %q: exit %d, stdout %q, stderr %q; want 2, nothing, %q", arg, code, out, errs, want)
+		}
+	}
+}
+
+// --pairs and --shard on lines that need no registry: blank and comment
+// lines, and lines that are no reference.
+func TestPairsOutput(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	code, out, _ := runCmd(t, "# images\n\nnot a ref\n", "--pairs")
+	if code != 1 || out != "# images\n\nnot a ref\n" {
+		t.Errorf("--pairs: exit %d, stdout %q", code, out)
+	}
+	// A shard prints pairs alone: no blank or comment line.
+	code, out, _ = runCmd(t, "# images\n\n", "--shard", "0/2")
+	if code != 0 || out != "" {
+		t.Errorf("--shard 0/2: exit %d, stdout %q", code, out)
+	}
+}

@@ -49,6 +49,17 @@ type Stream struct {
 	// Each, when not nil, is called for every line in input order, just
 	// after the line is written: the place for stderr messages and progress.
 	Each func(line int, res rebase.Result)
+	// Pairs prints "OLD NEW" for each reference line instead of the line
+	// with its reference replaced: the form ko-rewrite --images accepts,
+	// which concatenates across runs. A reference not rebased gets
+	// "OLD OLD". Blank and comment lines are echoed; a line too long to be
+	// a reference too, and one that is not a reference (ko-rewrite then
+	// names it).
+	Pairs bool
+	// Shard, when set, takes only its share of the distinct references and
+	// drops every other line, blank and comment lines included; Pairs is
+	// then implied.
+	Shard Shard
 }
 
 // Run reads references from in and writes the answers to out. It returns
@@ -58,6 +69,9 @@ type Stream struct {
 func (s Stream) Run(ctx context.Context, w Worker, in io.Reader, out io.Writer) (Summary, error) {
 	if s.Jobs < 1 {
 		s.Jobs = 8
+	}
+	if s.Shard.Count > 0 {
+		s.Pairs = true
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -105,10 +119,18 @@ func (r *run) read(in io.Reader) {
 		line, long, err := readLine(br)
 		if line != "" {
 			s := newSlot(line, long)
-			if !r.take(s) {
+			if !r.Shard.takes(s) {
+				if long {
+					err = skipRest(br)
+				}
+				if err == nil {
+					continue
+				}
+			} else if !r.take(s) {
 				return // read after the stop: not taken, not answered
 			}
 			switch {
+			case !r.Shard.takes(s): // another shard's
 			case s.res.Err != nil: // a line too long: answered already
 				close(s.done)
 				if s.rest != nil {
@@ -195,7 +217,7 @@ func (r *run) write(out io.Writer) (Summary, error) {
 		}
 		<-s.done
 		if writeErr == nil {
-			if writeErr = s.answer(bw); writeErr != nil {
+			if writeErr = s.answer(bw, r.Pairs); writeErr != nil {
 				r.cancel() // nobody reads what we would print: stop working
 			}
 		} else if s.rest != nil {
