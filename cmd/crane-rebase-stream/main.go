@@ -85,12 +85,16 @@ func run(intr *interrupt, c *cli.Context) error {
 	if name := c.Args().First(); name != "" && name != "-" && rep.p.on {
 		rep.p.total = countLines(name)
 	}
+	each, repf, err := withReport(c, rep.line) // report.go
+	if err != nil {
+		return err
+	}
 	shard, _ := shardFlag(c) // checked by checkFlags
-	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: rep.line, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
+	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: each, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
 	rep.done()
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
-	if path := c.String("report"); path != "" {
-		if werr := writeReport(path, sum); werr != nil {
+	if repf != nil {
+		if werr := repf.finish(sum); werr != nil {
 			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
 		}
 	}

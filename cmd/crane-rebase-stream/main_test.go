@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
+	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
@@ -201,5 +202,41 @@ func TestPairsOutput(t *testing.T) {
 	code, out, _ = runCmd(t, "# images\n\n", "--shard", "0/2")
 	if code != 0 || out != "" {
 		t.Errorf("--shard 0/2: exit %d, stdout %q", code, out)
+	}
+}
+
+// The report is written as the lines are answered, into a temporary file
+// renamed into place at the end: it decodes as linestream.Summary, holds one
+// entry per image line, and nothing else is left beside it.
+func TestReportWrittenIncrementally(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := t.TempDir()
+	for in, want := range map[string]string{
+		"":                              `{"rebased":0,"upToDate":0,"skipped":0,"failed":0,"copiedBytes":0,"images":[]}`,
+		"# c\n\nnot a ref\nnot a ref\n": `{"rebased":0,"upToDate":0,"skipped":0,"failed":2,"copiedBytes":0,"images":[{"input":"not a ref","output":"not a ref","action":"failed","reason":"not an image reference","durationMs":0},{"input":"not a ref","output":"not a ref","action":"failed","reason":"not an image reference","durationMs":0}]}`,
+	} {
+		path := filepath.Join(dir, "report.json")
+		runCmd(t, in, "--report", path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum linestream.Summary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatalf("%q: %v\n%s", in, err, b)
+		}
+		if sum.Results == nil {
+			sum.Results = []rebase.Result{}
+		}
+		for i := range sum.Results {
+			sum.Results[i].DurationMs = 0
+		}
+		got, _ := json.Marshal(sum)
+		if string(got) != want {
+			t.Errorf("%q: report\n%s\nwant\n%s", in, got, want)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("%q: %d files in the report's directory, want the report alone", in, len(ents))
+		}
 	}
 }

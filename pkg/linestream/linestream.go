@@ -60,10 +60,16 @@ type Stream struct {
 	// drops every other line, blank and comment lines included; Pairs is
 	// then implied.
 	Shard Shard
+	// KeepResults keeps every result in the Summary, for a caller with a
+	// small input. Without it a result is dropped once its line is written
+	// and Each has seen it: memory grows with Jobs and what is in flight,
+	// and with the distinct references (one result each, for the repeated
+	// ones), not with the input's length.
+	KeepResults bool
 }
 
 // Run reads references from in and writes the answers to out. It returns
-// the counts and results; its error is only about reading in or writing
+// the counts (and, with KeepResults, the results); its error is only about reading in or writing
 // out. When ctx ends or Stop is closed, Run takes no new line, answers every
 // line it has taken and returns, even while in is still open.
 func (s Stream) Run(ctx context.Context, w Worker, in io.Reader, out io.Writer) (Summary, error) {
@@ -224,7 +230,11 @@ func (r *run) write(out io.Writer) (Summary, error) {
 			for range s.rest { // let the reader go on to its end
 			}
 		}
-		sum.Add(s.res)
+		if r.KeepResults {
+			sum.Add(s.res)
+		} else {
+			sum.count(s.res)
+		}
 		if r.Each != nil {
 			r.Each(n, s.res)
 		}

@@ -161,3 +161,18 @@ func TestParseShard(t *testing.T) {
 		}
 	}
 }
+
+// Without KeepResults the Summary counts and keeps nothing else: memory does
+// not grow with the input.
+func TestSummaryKeepsNoResults(t *testing.T) {
+	in := strings.Repeat("ghcr.io/me/app:v1\nghcr.io/me/db:v1\n", 50)
+	f := &fake{}
+	sum, err := linestream.Stream{}.Run(context.Background(), f, strings.NewReader(in), &bytes.Buffer{})
+	if err != nil || sum.Rebased != 50 || sum.UpToDate != 50 || sum.Results != nil {
+		t.Errorf("%s, %d results kept, %v; want 50 and 50, none kept", sum, len(sum.Results), err)
+	}
+	sum, _ = linestream.Stream{KeepResults: true}.Run(context.Background(), f, strings.NewReader(in), &bytes.Buffer{})
+	if len(sum.Results) != 100 {
+		t.Errorf("KeepResults: %d results, want 100", len(sum.Results))
+	}
+}

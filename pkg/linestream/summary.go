@@ -6,8 +6,9 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
-// Summary counts the actions of a run and keeps every result in input
-// order (blank lines aside).
+// Summary counts the actions of a run. Results, in input order (blank lines
+// aside), is only kept with Stream.KeepResults: a run's memory must not grow
+// with its input. Its JSON is crane-rebase-stream's --report.
 type Summary struct {
 	Rebased  int `json:"rebased"`
 	UpToDate int `json:"upToDate"`
@@ -21,6 +22,13 @@ type Summary struct {
 
 // Add counts r and keeps it (a blank line is neither).
 func (s *Summary) Add(r rebase.Result) {
+	if s.count(r) {
+		s.Results = append(s.Results, r)
+	}
+}
+
+// count counts r and says whether it is an image's result.
+func (s *Summary) count(r rebase.Result) bool {
 	switch r.Action {
 	case rebase.Rebased:
 		s.Rebased++
@@ -31,10 +39,10 @@ func (s *Summary) Add(r rebase.Result) {
 	case rebase.Failed:
 		s.Failed++
 	default:
-		return
+		return false
 	}
 	s.CopiedBytes += r.CopiedBytes
-	s.Results = append(s.Results, r)
+	return true
 }
 
 // String is the summary line printed at the end of a run.
