@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 	"strconv"
 	"strings"
 )
@@ -43,15 +44,16 @@ func (s Shard) String() string {
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
 
-// Has reports whether ref (a trimmed reference) falls in the shard: FNV-1a
-// of its bytes, modulo Count.
+// Has reports whether ref (a trimmed reference) falls in the shard: the
+// first 8 bytes of its SHA-256, big-endian, modulo Count. (A cheap hash
+// such as FNV-1a mixes its low bits badly: references that differ only in
+// their digest piled up in one shard.)
 func (s Shard) Has(ref string) bool {
 	if s.Count <= 1 {
 		return true
 	}
-	h := fnv.New64a()
-	h.Write([]byte(ref))
-	return h.Sum64()%uint64(s.Count) == uint64(s.Index)
+	h := sha256.Sum256([]byte(ref))
+	return binary.BigEndian.Uint64(h[:8])%uint64(s.Count) == uint64(s.Index)
 }
 
 // takes says whether a sharded stream takes the slot: its reference falls
