@@ -2,10 +2,10 @@ package linestream
 
 import (
 	"bufio"
-	"errors"
-	"fmt"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )

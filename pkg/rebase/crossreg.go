@@ -2,10 +2,14 @@ package rebase
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // A new-base layer that lives on another registry than the image is copied
@@ -98,4 +102,44 @@ func (p *Plan) copiedBytes() int64 {
 		}
 	}
 	return n
+}
+
+// blobsRaced reports whether a manifest PUT was refused for a blob the
+// registry did not find: MANIFEST_BLOB_UNKNOWN. The engine PUTs a manifest
+// only after every blob it names was answered 2xx in this repository, so
+// this is a registry that has them but could not read one: distribution's
+// filesystem driver rewrites a blob's link file in place (truncate, write)
+// on every mount or upload of it, and a manifest PUT reading it meanwhile
+// finds it empty. Two processes (shards of one run) pushing the same base
+// layers into the same repository hit it. The PUT is made again.
+func blobsRaced(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestBlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+// putManifestRaced is putManifest, made again (up to 4 times in all, 50 ms,
+// 100 ms, 200 ms apart) while the registry says a blob it has is unknown.
+func (w *writer) putManifestRaced(ctx context.Context, identifier string, m rawManifest) error {
+	d := 50 * time.Millisecond
+	for i := 1; ; i++ {
+		err := w.putManifestOnce(ctx, identifier, m)
+		if err == nil || i == 4 || !blobsRaced(err) {
+			return err
+		}
+		w.r.o.logger.Printf("%s: manifest %s: %v: the blobs were pushed, trying again in %v", w.repo, identifier, err, d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return err
+		}
+		d *= 2
+	}
 }
