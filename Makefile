@@ -69,6 +69,8 @@ demo:
 bench:
 	bash bench/yaml.sh
 	bash bench/rebase.sh
+	bash bench/memory.sh
+	bash bench/fleet.sh
 
 fuzz:
 	$(GO) test ./pkg/yamlwalk -run='^$$' -fuzz=FuzzWalkRoundTrip -fuzztime=$(FUZZTIME)

@@ -93,21 +93,30 @@ cat "$tmp"/shard?.out | sed "s#/shards/#/X/#g" | sort >"$tmp/pairs.shards"
 cmp -s "$tmp/pairs.single" "$tmp/pairs.shards" || { echo "bench/fleet.sh: the shards' pairs differ from the single run's" >&2; exit 1; }
 echo "the 4 shards' pairs, concatenated, are the -j 8 run's $(wc -l <"$tmp/pairs.shards") pairs"
 
-# Floor, for P=2 platforms of B=4 distinct new-base layers (2 a platform):
-# per image index GET and PUT, per platform image manifest GET, config GET,
-# config upload (POST, PUT), manifest PUT and a mount of each new-base layer
-# it lacks; per run the base tag, the old and new base's manifest and config
-# per platform, and, the base being on another registry, each new-base layer
-# once: GET from the base's registry, POST and PUT into the first repository.
-floor=$((IMAGES * (2 + 4 * 2 + 4) + 1 + 4 * 2 + 3 * 4))
-layers=$(for d in $(curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$BR/v2/base/manifests/v2" | jq -r '.manifests[].digest'); do
-  curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$BR/v2/base/manifests/$d" | jq '[.layers[].size] | add'; done | awk '{ s += $1 } END { print s }')
+# The new base's layers: B distinct blobs, their bytes.
+layer_digests=$(for d in $(curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$BR/v2/base/manifests/v2" | jq -r '.manifests[].digest'); do
+  curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$BR/v2/base/manifests/$d" | jq -r '.layers[] | "\(.digest) \(.size)"'; done | sort -u)
+B=$(wc -l <<<"$layer_digests")
+layers=$(awk '{ s += $2 } END { print s }' <<<"$layer_digests")
+# Floor, for P=2 platforms: per image index GET and PUT, per platform image
+# manifest GET, config GET, config upload (one request, as the spec's
+# monolithic POST allows), manifest PUT; per repository a mount of each of
+# the B new-base layers; per run the base tag, the old and new base's
+# manifest and config per platform, and, the base being on another registry,
+# each new-base layer once: a GET from the base's registry and its upload
+# (POST, PUT) into the first repository.
+floor=$((IMAGES * (2 + 4 * 2) + REPOS * B + 2 * B + 1 + 4 * 2))
+layer_reads() { # label: "GETs bytes" of the new base's layers from the base's registry
+  awk -F'\t' -v s="start $1" -v e="end $1" 'NR == FNR { want["/v2/base/blobs/" $1] = 1; next }
+    $1=="#mark" { on = ($2==s) ? 1 : ($2==e ? 0 : on); next } on && $3=="GET" && ($4 in want) { n++; b += $6 } END { print n+0, b+0 }' <(cut -d' ' -f1 <<<"$layer_digests") "$tmp/bases.log"
+}
 echo
-echo "== results: $IMAGES images x 2 platforms in $REPOS repositories, base on another registry, $LATENCY a request; floor $floor requests ($(awk -v f="$floor" -v n="$IMAGES" 'BEGIN{printf "%.1f", f/n}') an image); the new base's layers: $layers bytes"
-echo "| run | wall | requests (images' registry + base's) | per image | x floor | bytes read from the base's registry | peak RSS |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "== results: $IMAGES images x 2 platforms in $REPOS repositories, base on another registry, $LATENCY a request; floor $floor requests ($(awk -v f="$floor" -v n="$IMAGES" 'BEGIN{printf "%.1f", f/n}') an image); the new base: $B distinct layers, $layers bytes"
+echo "| run | wall | requests (images' registry + base's) | per image | x floor | read from the base's registry: all | of it the new base's layers (GETs) | peak RSS |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 while IFS=$'\t' read -r l s n bn bb r; do
   t=$((n + bn))
-  printf '| %s | %s s | %d + %d = %d | %.1f | %.2fx | %d | %s MB |\n' "$l" "$s" "$n" "$bn" "$t" "$(awk -v t="$t" -v n="$IMAGES" 'BEGIN{print t/n}')" "$(awk -v t="$t" -v f="$floor" 'BEGIN{print t/f}')" "$bb" "$r"
+  read -r lg lb < <(layer_reads "$l")
+  printf '| %s | %s s | %d + %d = %d | %.1f | %.2fx | %d B | %d B (%d) | %s MB |\n' "$l" "$s" "$n" "$bn" "$t" "$(awk -v t="$t" -v n="$IMAGES" 'BEGIN{print t/n}')" "$(awk -v t="$t" -v f="$floor" 'BEGIN{print t/f}')" "$bb" "$lb" "$lg" "$r"
 done <"$rows"
 echo "(bench/fleet.sh took ${SECONDS} s)"
