@@ -8,12 +8,15 @@
 #   -j 8, -j 32, and 4 shards of -j 8 (--shard I/4, four processes at once).
 # Prints per run: wall time, requests on each registry, requests per image
 # next to the protocol floor, bytes read from the base's registry, and peak
-# RSS (the largest of the processes). Needs docker-registry. Not part of CI.
+# RSS (the largest of the processes); then, for comparison, -j 8 with the
+# binary this branch started from (BASE_REV, default: the merge base with
+# main; BASE_REV= to skip). Needs docker-registry. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGES=${IMAGES:-1000}
 REPOS=${REPOS:-100}
 LATENCY=${LATENCY:-20ms}
+BASE_REV=${BASE_REV-$(git merge-base main HEAD 2>/dev/null || true)}
 export GOTOOLCHAIN=local
 command -v docker-registry >/dev/null || { echo "bench/fleet.sh: docker-registry not found; apt-get install -y docker-registry" >&2; exit 1; }
 
@@ -26,6 +29,11 @@ cleanup() {
 trap cleanup EXIT
 bin=$tmp/bin
 go build -o "$bin/" ./cmd/crane-rebase-stream ./bench/rebase
+if [ -n "$BASE_REV" ]; then
+  mkdir "$tmp/old"
+  git archive "$BASE_REV" | tar -x -C "$tmp/old"
+  (cd "$tmp/old" && go build -o "$bin/crane-rebase-stream-old" ./cmd/crane-rebase-stream)
+fi
 
 start_registry() { # name: starts docker-registry behind the latency proxy; sets P_name and R_name
   "$bin/rebase" serve -dir "$tmp/$1" -latency "$LATENCY" -log "$tmp/$1.log" -addr-file "$tmp/$1.addr" 2>"$tmp/$1.err" &
@@ -42,7 +50,9 @@ echo "== setup: images on $P, the base on $BP (another registry), $LATENCY a req
 "$bin/rebase" base -registry "$BR" -version v1 >/dev/null
 t0=$EPOCHREALTIME
 "$bin/rebase" fleet -registry "$R" -host "$P" -base "$BP/base:stable" -images "$IMAGES" -repos "$REPOS" -prefix j8 >"$tmp/refs.j8"
-for set in j32 shards; do
+sets="j32 shards"
+[ -n "$BASE_REV" ] && sets="$sets before"
+for set in $sets; do
   "$bin/rebase" copy -registry "$R" -prefix "$set" -tag latest <"$tmp/refs.j8" >"$tmp/refs.$set"
 done
 "$bin/rebase" base -registry "$BR" -version v2 >/dev/null
@@ -60,11 +70,11 @@ record() { # label secs rss
   read -r bn bb < <(count "$tmp/bases.log" "$1")
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$n" "$bn" "$bb" "$3" >>"$rows"
 }
-single() { # label jobs refs
+single() { # label jobs refs [binary]
   local f=$tmp/${1//[^a-z0-9]/_}
   mark "start $1"
   local t0=$EPOCHREALTIME
-  "$bin/rebase" rss "$bin/crane-rebase-stream" -j "$2" "$3" >"$f.out" 2>"$f.err" || { tail "$f.err" >&2; exit 1; }
+  "$bin/rebase" rss "${4:-$bin/crane-rebase-stream}" -j "$2" "$3" >"$f.out" 2>"$f.err" || { tail "$f.err" >&2; exit 1; }
   local secs; secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')
   mark "end $1"
   echo "$1: $(grep -v '^peak' "$f.err" | tail -n 1)"
@@ -92,6 +102,9 @@ paste -d' ' "$tmp/refs.j8" "$tmp/_j_8.out" | sed "s#/j8/#/X/#g" | sort >"$tmp/pa
 cat "$tmp"/shard?.out | sed "s#/shards/#/X/#g" | sort >"$tmp/pairs.shards"
 cmp -s "$tmp/pairs.single" "$tmp/pairs.shards" || { echo "bench/fleet.sh: the shards' pairs differ from the single run's" >&2; exit 1; }
 echo "the 4 shards' pairs, concatenated, are the -j 8 run's $(wc -l <"$tmp/pairs.shards") pairs"
+if [ -n "$BASE_REV" ]; then
+  single "before (${BASE_REV:0:7}) -j 8" 8 "$tmp/refs.before" "$bin/crane-rebase-stream-old"
+fi
 
 # The new base's layers: B distinct blobs, their bytes.
 layer_digests=$(for d in $(curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$BR/v2/base/manifests/v2" | jq -r '.manifests[].digest'); do
