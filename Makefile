@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test ./pkg/rewrite -run='^$$' -fuzz=FuzzParseImages -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/refs -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/rebase -run='^$$' -fuzz=FuzzStreamLines -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/linestream -run='^$$' -fuzz=FuzzParseShard -fuzztime=$(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -176,3 +176,26 @@ func TestSummaryKeepsNoResults(t *testing.T) {
 		t.Errorf("KeepResults: %d results, want 100", len(sum.Results))
 	}
 }
+
+// ParseShard accepts exactly I/N with 0 <= I < N and spells it back.
+func FuzzParseShard(f *testing.F) {
+	for _, s := range []string{"0/4", "3/4", "4/4", "-1/4", "1/0", "a/b", "", "0/1", "+1/2", "01/2", " 1/2", "1/2/3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := linestream.ParseShard(s)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), fmt.Sprintf("%q: ", s)) {
+				t.Errorf("error %q does not quote the input", err)
+			}
+			return
+		}
+		if sh.Index < 0 || sh.Index >= sh.Count {
+			t.Errorf("%q: shard %d of %d accepted", s, sh.Index, sh.Count)
+		}
+		again, err := linestream.ParseShard(sh.String())
+		if err != nil || again != sh {
+			t.Errorf("%q: %v spells %q, which parses to %v, %v", s, sh, sh.String(), again, err)
+		}
+	})
+}
