@@ -45,13 +45,20 @@ func (w *writer) crossLayer(ctx context.Context, l *baseLayer) error {
 	case home.Name() == w.repo.Name():
 		return nil
 	}
+	// A token registry mounts only what the token may pull: ask for one
+	// with pull on home too (one token request per repository and home; an
+	// anonymous registry needs none).
+	mw, err := w.r.writer(ctx, w.repo, home, true)
+	if err != nil {
+		return err
+	}
 	return w.r.retry(ctx, func() error {
-		loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), home)
+		loc, mounted, err := mw.startUpload(ctx, l.desc.Digest.String(), home)
 		if err != nil || mounted {
 			return err
 		}
 		w.r.o.logger.Printf("%s: %s could not be mounted from %s: streaming it from %s", w.repo, l.desc.Digest, home, l.ref.Context())
-		return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
+		return mw.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
 	})
 }
 
