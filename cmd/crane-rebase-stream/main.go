@@ -82,7 +82,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	rep := newReporter(stderr, c.Bool("verbose"))
-	if name := c.Args().First(); name != "" && name != "-" && rep.p.on {
+	if name := c.Args().First(); name != "" && name != "-" && rep.p.on && !c.IsSet("shard") { // a shard answers a share: no total
 		rep.p.total = countLines(name)
 	}
 	each, repf, err := withReport(c, rep.line) // report.go
