@@ -11,7 +11,7 @@
 # behind its own proxy, rebased by crane-rebase-stream and by the regctl
 # loop; requests on each registry and the new base's layer bytes read from
 # the base's. Needs docker-registry, ko, regctl,
-# crane, curl and jq (see BENCHMARKS.md). Takes about 90 s on 2 cores.
+# crane, curl and jq (see BENCHMARKS.md). Takes about 110 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-24}
