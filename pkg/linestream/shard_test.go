@@ -15,13 +15,13 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/refs"
 )
 
-// fake rebases every reference naming "app" to @sha256:111..., leaves the
+// shardWorker rebases every reference naming "app" to @sha256:111..., leaves the
 // others up to date, and refuses what is no reference. It counts its calls.
-type fake struct{ calls atomic.Int64 }
+type shardWorker struct{ calls atomic.Int64 }
 
 const newDigest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
-func (f *fake) Rebase(_ context.Context, ref string) rebase.Result {
+func (f *shardWorker) Rebase(_ context.Context, ref string) rebase.Result {
 	f.calls.Add(1)
 	r, ok := refs.Parse(ref)
 	switch {
@@ -34,10 +34,10 @@ func (f *fake) Rebase(_ context.Context, ref string) rebase.Result {
 	return rebase.Result{Input: ref, Output: ref, Action: rebase.UpToDate}
 }
 
-func run(t *testing.T, s linestream.Stream, in string) (string, *fake) {
+func runLines(t *testing.T, s linestream.Stream, in string) (string, *shardWorker) {
 	t.Helper()
 	var out bytes.Buffer
-	f := &fake{}
+	f := &shardWorker{}
 	if _, err := s.Run(context.Background(), f, strings.NewReader(in), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestPairs(t *testing.T) {
 		"ghcr.io/me/app:v1 ghcr.io/me/app:v1@" + newDigest + "\n" +
 		"not a reference\n" +
 		"ghcr.io/me/app@" + newDigest + " ghcr.io/me/app@" + newDigest + "\n"
-	got, f := run(t, linestream.Stream{Pairs: true}, in)
+	got, f := runLines(t, linestream.Stream{Pairs: true}, in)
 	if got != want {
 		t.Errorf("--pairs printed\n%q\nwant\n%q", got, want)
 	}
@@ -71,7 +71,7 @@ func TestShardsPartitionTheReferences(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("ghcr.io/me/app%d:v1", i), fmt.Sprintf("ghcr.io/me/db%d:v1", i%7))
 	}
 	in := "# header\n\n" + strings.Join(lines, "\n") + "\n"
-	all, _ := run(t, linestream.Stream{Pairs: true}, in)
+	all, _ := runLines(t, linestream.Stream{Pairs: true}, in)
 	want := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSuffix(all, "\n"), "\n") {
 		if l != "" && !strings.HasPrefix(l, "#") {
@@ -84,8 +84,8 @@ func TestShardsPartitionTheReferences(t *testing.T) {
 	owner := map[string]int{}
 	var union []string
 	for i := range n {
-		got, f := run(t, linestream.Stream{Shard: linestream.Shard{Index: i, Count: n}}, in)
-		gotRev, _ := run(t, linestream.Stream{Shard: linestream.Shard{Index: i, Count: n}}, strings.Join(rev, "\n")+"\n")
+		got, f := runLines(t, linestream.Stream{Shard: linestream.Shard{Index: i, Count: n}}, in)
+		gotRev, _ := runLines(t, linestream.Stream{Shard: linestream.Shard{Index: i, Count: n}}, strings.Join(rev, "\n")+"\n")
 		a, b := strings.Split(got, "\n"), strings.Split(gotRev, "\n")
 		sort.Strings(a)
 		sort.Strings(b)
@@ -166,7 +166,7 @@ func TestParseShard(t *testing.T) {
 // not grow with the input.
 func TestSummaryKeepsNoResults(t *testing.T) {
 	in := strings.Repeat("ghcr.io/me/app:v1\nghcr.io/me/db:v1\n", 50)
-	f := &fake{}
+	f := &shardWorker{}
 	sum, err := linestream.Stream{}.Run(context.Background(), f, strings.NewReader(in), &bytes.Buffer{})
 	if err != nil || sum.Rebased != 50 || sum.UpToDate != 50 || sum.Results != nil {
 		t.Errorf("%s, %d results kept, %v; want 50 and 50, none kept", sum, len(sum.Results), err)
