@@ -69,12 +69,15 @@ demo:
 bench:
 	bash bench/yaml.sh
 	bash bench/rebase.sh
+	bash bench/memory.sh
+	bash bench/fleet.sh
 
 fuzz:
 	$(GO) test ./pkg/yamlwalk -run='^$$' -fuzz=FuzzWalkRoundTrip -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/rewrite -run='^$$' -fuzz=FuzzParseImages -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/refs -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/rebase -run='^$$' -fuzz=FuzzStreamLines -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/linestream -run='^$$' -fuzz=FuzzParseShard -fuzztime=$(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) $(DIST)

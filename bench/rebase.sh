@@ -6,8 +6,12 @@
 # it; then base:v2 is published, base:stable moved, and each tool rebases its
 # own copy of the same N images. Prints wall time and requests per run next to
 # the protocol floor, the requests by kind, and what crane rebase and
-# regctl --rebase do with a ko-built image. Needs docker-registry, ko, regctl,
-# crane, curl and jq (see BENCHMARKS.md). Takes about 90 s on 2 cores.
+# regctl --rebase do with a ko-built image. Then the cross-registry case
+# (issue 12): N more images built by ko on a base on a second docker-registry
+# behind its own proxy, rebased by crane-rebase-stream and by the regctl
+# loop; requests on each registry and the new base's layer bytes read from
+# the base's. Needs docker-registry, ko, regctl,
+# crane, curl and jq (see BENCHMARKS.md). Takes about 110 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-24}
@@ -31,8 +35,10 @@ CRANE=$(tool crane "go install github.com/google/go-containerregistry/cmd/crane@
 
 tmp=$(mktemp -d)
 serve_pid=
+xserve_pid=
 cleanup() {
   if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  if [ -n "$xserve_pid" ]; then kill "$xserve_pid" 2>/dev/null || true; wait "$xserve_pid" 2>/dev/null || true; fi
   if [ -n "${KEEP:-}" ]; then echo "kept $tmp (requests.log, runs.tsv, each run's .out/.err)"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -45,7 +51,10 @@ for _ in $(seq 200); do [ -s "$tmp/addr" ] && break; sleep 0.1; done
 [ -s "$tmp/addr" ] || { cat "$tmp/serve.err" >&2; exit 1; }
 read -r P R <"$tmp/addr" # P: the proxy every tool uses; R: the registry itself, for setup only
 
-mark() { curl -sfG --data-urlencode "label=$1" "http://$P/_bench/mark" >/dev/null; }
+mark() {
+  curl -sfG --data-urlencode "label=$1" "http://$P/_bench/mark" >/dev/null
+  if [ -n "${XP:-}" ]; then curl -sfG --data-urlencode "label=$1" "http://$XP/_bench/mark" >/dev/null; fi
+}
 runs=$tmp/runs.tsv
 : >"$runs"
 timed() { # label kind images cmd...: runs cmd between two marks; stdout and stderr in $tmp/label.{out,err}
@@ -63,7 +72,7 @@ timed() { # label kind images cmd...: runs cmd between two marks; stdout and std
   return $rc
 }
 summary() { tail -n 1 "$tmp/${1//[^a-zA-Z0-9]/_}.err"; }
-regctl() { HOME=$tmp/home "$REGCTL" --host "reg=$P,tls=disabled" "$@"; } # HOME: leave ~/.regctl alone
+regctl() { HOME=$tmp/home "$REGCTL" --host "reg=$P,tls=disabled" ${XP:+--host "reg=$XP,tls=disabled"} "$@"; } # HOME: leave ~/.regctl alone
 
 echo "== setup: docker-registry $R behind a proxy $P adding $LATENCY a request"
 mkdir -p "$tmp/home"
@@ -152,4 +161,54 @@ base_blobs=$(for d in $children; do "$CRANE" manifest "$R/base@$d" | jq -r '.lay
 echo "== results: $N images x 2 platforms; base of $base_layers layers a platform, $base_blobs distinct; $LATENCY a request"
 "$bin/rebase" report -log "$tmp/requests.log" -runs "$runs" -baseline "regctl loop" \
   -platforms 2 -base-layers "$base_layers" -base-blobs "$base_blobs"
+
+echo
+"$bin/rebase" serve -dir "$tmp/xregistry" -latency "$LATENCY" -log "$tmp/xrequests.log" -addr-file "$tmp/xaddr" 2>"$tmp/xserve.err" &
+xserve_pid=$!
+for _ in $(seq 200); do [ -s "$tmp/xaddr" ] && break; sleep 0.1; done
+[ -s "$tmp/xaddr" ] || { cat "$tmp/xserve.err" >&2; exit 1; }
+read -r XP XR <"$tmp/xaddr"
+echo "== the base on another registry: $N images built by ko on $XP/base:stable, in $P/xko"
+"$bin/rebase" base -registry "$XR" -version v1 >/dev/null
+(cd "$apps" && GOWORK=off GOFLAGS= CGO_ENABLED=0 KO_DOCKER_REPO="$P/xko" KO_DEFAULTBASEIMAGE="$XP/base:stable" \
+  "$KO" build --platform=linux/amd64,linux/arm64 --base-import-paths --sbom=none ./app* \
+  >"$tmp/xko.out" 2>"$tmp/xko.err") || { tail -20 "$tmp/xko.err" >&2; exit 1; }
+sort "$tmp/xko.out" >"$tmp/refs.xko"
+"$bin/rebase" copy -registry "$R" -prefix xregctl -tag latest <"$tmp/refs.xko" >"$tmp/refs.xregctl"
+"$bin/rebase" base -registry "$XR" -version v2 >/dev/null
+xruns=$tmp/xruns.tsv
+: >"$xruns"
+xtimed() { # label cmd...: like timed, into xruns.tsv
+  local label=$1; shift
+  local f=$tmp/${label//[^a-zA-Z0-9]/_} rc=0
+  mark "start $label"
+  local t0=$EPOCHREALTIME
+  "$@" >"$f.out" 2>"$f.err" || rc=$?
+  local t1=$EPOCHREALTIME
+  mark "end $label"
+  [ "$rc" -eq 0 ] || { echo "bench/rebase.sh: $label: exit $rc" >&2; tail -n 20 "$f.err" >&2; exit 1; }
+  printf '%s\t%s\n' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')" >>"$xruns"
+}
+xtimed "crane-rebase-stream -j$JOBS, base on another registry" "$bin/crane-rebase-stream" -j "$JOBS" "$tmp/refs.xko"
+echo "crane-rebase-stream -j$JOBS: $(summary "crane-rebase-stream -j$JOBS, base on another registry")"
+xregctl_loop() { while read -r ref; do regctl image mod "$ref" --rebase-ref "$XP/base:v1,$XP/base:stable" --create "${ref%@*}:rebased"; done <"$tmp/refs.xregctl"; }
+xtimed "regctl loop, base on another registry" xregctl_loop
+echo "regctl loop: $(grep -c rebased "$tmp/regctl_loop__base_on_another_registry.out") images written"
+xlayers=$(for d in $("$CRANE" manifest "$XR/base:v2" | jq -r '.manifests[].digest'); do "$CRANE" manifest "$XR/base@$d" | jq -r '.layers[] | "\(.digest) \(.size)"'; done | sort -u)
+count() { # log label: "requests bytes" between the label's marks
+  awk -F'\t' -v s="start $2" -v e="end $2" '$1=="#mark" { on = ($2==s) ? 1 : ($2==e ? 0 : on); next } on { n++; b += $6 } END { print n+0, b+0 }' "$1"
+}
+layer_reads() { # label: "GETs bytes" of the new base's layers from the base's registry
+  awk -F'\t' -v s="start $1" -v e="end $1" 'NR == FNR { want["/v2/base/blobs/" $1] = 1; next }
+    $1=="#mark" { on = ($2==s) ? 1 : ($2==e ? 0 : on); next } on && $3=="GET" && ($4 in want) { n++; b += $6 } END { print n+0, b+0 }' <(cut -d' ' -f1 <<<"$xlayers") "$tmp/xrequests.log"
+}
+echo "$N images x 2 platforms in $N repositories, the base on another registry ($(wc -l <<<"$xlayers") distinct new layers, $(awk '{ s += $2 } END { print s }' <<<"$xlayers") bytes), $LATENCY a request:"
+echo "| run | wall | images' registry | base's registry | per image | new-base layer GETs from the base's registry | their bytes |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+while IFS=$'\t' read -r label secs; do
+  read -r n _ < <(count "$tmp/requests.log" "$label")
+  read -r xn _ < <(count "$tmp/xrequests.log" "$label")
+  read -r lg lb < <(layer_reads "$label")
+  printf '| %s | %s s | %d | %d | %.1f | %d | %d |\n' "$label" "$secs" "$n" "$xn" "$(awk -v a="$n" -v b="$xn" -v c="$N" 'BEGIN{print (a+b)/c}')" "$lg" "$lb"
+done <"$xruns"
 echo "(bench/rebase.sh took ${SECONDS} s)"

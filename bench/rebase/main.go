@@ -4,6 +4,8 @@
 //	        proxy that adds a fixed latency to every request and logs each one
 //	base    push the fixture base image at a version as repo:VERSION and repo:stable
 //	copy    copy images (by digest) into other repositories of the same registry
+//	fleet   push many ko-style apps on a base, built with the test builders
+//	rss     run a command and print its peak RSS
 //	report  turn the proxy's request log and the script's timings into tables
 //
 // Requests are what a registry round trip costs, so the benchmark counts them
@@ -31,6 +33,10 @@ func main() {
 		err = copyImages(args)
 	case "report":
 		err = report(args)
+	case "fleet":
+		err = fleet(args)
+	case "rss":
+		err = rss(args)
 	default:
 		usage()
 	}
@@ -41,6 +47,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|copy|report [flags] (see bench/rebase.sh)")
+	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|copy|fleet|rss|report [flags] (see bench/rebase.sh)")
 	os.Exit(2)
 }

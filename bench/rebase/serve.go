@@ -76,7 +76,7 @@ func serve(args []string) error {
 }
 
 // proxy forwards every request to the registry after sleeping latency, and
-// logs it once answered: "kind<TAB>status<TAB>method<TAB>path?query<TAB>user-agent".
+// logs it once answered: "kind<TAB>status<TAB>method<TAB>path?query<TAB>user-agent<TAB>body bytes sent".
 // GET /_bench/mark?label=L is not forwarded: it waits until no request is in
 // flight, then writes "#mark<TAB>L", so the lines between two marks are
 // exactly the requests of what ran between them.
@@ -119,8 +119,8 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(p.latency)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
-	p.write(fmt.Sprintf("%s\t%d\t%s\t%s\t%s\n", classify(r.Method, r.URL, rec.status), rec.status,
-		r.Method, r.URL.RequestURI(), r.UserAgent()))
+	p.write(fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%d\n", classify(r.Method, r.URL, rec.status), rec.status,
+		r.Method, r.URL.RequestURI(), r.UserAgent(), rec.n))
 }
 
 func (p *proxy) mark(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +147,13 @@ func (p *proxy) write(line string) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	n      int64 // body bytes written
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(b)
+	s.n += int64(n)
+	return n, err
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

@@ -36,6 +36,8 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
+		&cli.BoolFlag{Name: "pairs", Usage: "print `OLD NEW` for each reference (OLD OLD when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into"},
+		&cli.StringFlag{Name: "shard", Usage: "take only shard `I/N` of the distinct references (I from 0, as $JOB_COMPLETION_INDEX), the same ones whatever the input order; prints pairs (--pairs) for those alone"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
@@ -63,6 +65,10 @@ OUTPUT
    An image already on its current base, skipped or failed is echoed byte for
    byte, so the output is always safe to apply. Blank and # lines are echoed.
    Rebasing the output again changes nothing.
+   --pairs prints "OLD NEW" per reference instead ("OLD OLD" when not rebased),
+   for ko-rewrite --images; --shard I/N takes only shard I's references (a
+   stable hash of each) and prints their pairs alone, so N runs' outputs
+   concatenate into one replacement stream.
 
 EXAMPLES
    # The pipeline: rebase every image of a release and rewrite the YAML.

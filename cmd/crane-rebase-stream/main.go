@@ -86,14 +86,19 @@ func run(intr *interrupt, c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	rep := newReporter(stderr, c.Bool("verbose"))
-	if name := c.Args().First(); name != "" && name != "-" && rep.p.on {
+	if name := c.Args().First(); name != "" && name != "-" && rep.p.on && !c.IsSet("shard") { // a shard answers a share: no total
 		rep.p.total = countLines(name)
 	}
-	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: rep.line}.Run(intr.ctx, r, in, c.App.Writer)
+	each, repf, err := withReport(c, rep.line) // report.go
+	if err != nil {
+		return err
+	}
+	shard, _ := shardFlag(c) // checked by checkFlags
+	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: each, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
 	rep.done()
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
-	if path := c.String("report"); path != "" {
-		if werr := writeReport(path, sum); werr != nil {
+	if repf != nil {
+		if werr := repf.finish(sum); werr != nil {
 			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
 		}
 	}
@@ -122,6 +127,9 @@ func checkFlags(c *cli.Context) error {
 		return cli.Exit("--max-requests must be at least 1", exitUsage)
 	case c.Duration("timeout") < 0:
 		return cli.Exit("--timeout must not be negative (0 means no limit)", exitUsage)
+	}
+	if _, err := shardFlag(c); err != nil {
+		return err
 	}
 	for _, f := range []string{"old-base", "new-base"} {
 		if v := c.String(f); v != "" {

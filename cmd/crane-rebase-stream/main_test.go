@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
+	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
@@ -171,5 +172,71 @@ func TestUsage(t *testing.T) {
 	// Empty input: empty output, a zero summary.
 	if code, out, errs := runCmd(t, ""); code != 0 || out != "" || !strings.Contains(errs, "rebased 0, up to date 0, skipped 0, failed 0") {
 		t.Errorf("empty input: exit %d %q %q", code, out, errs)
+	}
+}
+
+func TestShardUsage(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for arg, want := range map[string]string{
+		"4/4": `crane-rebase-stream: --shard "4/4": the shard index I counts from 0 and must be below N: 0 to 3` + "\n",
+		"1/0": `crane-rebase-stream: --shard "1/0": the shard count N must be at least 1` + "\n",
+		"2":   `crane-rebase-stream: --shard "2": want I/N, shard I (counting from 0, as JOB_COMPLETION_INDEX) of N, e.g. 0/4` + "\n",
+		"":    `crane-rebase-stream: --shard "": want I/N, shard I (counting from 0, as JOB_COMPLETION_INDEX) of N, e.g. 0/4` + "\n",
+	} {
+		code, out, errs := runCmd(t, "ghcr.io/acme/app:1\n", "--shard", arg)
+		if code != 2 || out != "" || errs != want {
+			t.Errorf("--shard %q: exit %d, stdout %q, stderr %q; want 2, nothing, %q", arg, code, out, errs, want)
+		}
+	}
+}
+
+// --pairs and --shard on lines that need no registry: blank and comment
+// lines, and lines that are no reference.
+func TestPairsOutput(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	code, out, _ := runCmd(t, "# images\n\nnot a ref\n", "--pairs")
+	if code != 1 || out != "# images\n\nnot a ref\n" {
+		t.Errorf("--pairs: exit %d, stdout %q", code, out)
+	}
+	// A shard prints pairs alone: no blank or comment line.
+	code, out, _ = runCmd(t, "# images\n\n", "--shard", "0/2")
+	if code != 0 || out != "" {
+		t.Errorf("--shard 0/2: exit %d, stdout %q", code, out)
+	}
+}
+
+// The report is written as the lines are answered, into a temporary file
+// renamed into place at the end: it decodes as linestream.Summary, holds one
+// entry per image line, and nothing else is left beside it.
+func TestReportWrittenIncrementally(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	dir := t.TempDir()
+	for in, want := range map[string]string{
+		"":                              `{"rebased":0,"upToDate":0,"skipped":0,"failed":0,"copiedBytes":0,"images":[]}`,
+		"# c\n\nnot a ref\nnot a ref\n": `{"rebased":0,"upToDate":0,"skipped":0,"failed":2,"copiedBytes":0,"images":[{"input":"not a ref","output":"not a ref","action":"failed","reason":"not an image reference","durationMs":0},{"input":"not a ref","output":"not a ref","action":"failed","reason":"not an image reference","durationMs":0}]}`,
+	} {
+		path := filepath.Join(dir, "report.json")
+		runCmd(t, in, "--report", path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum linestream.Summary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatalf("%q: %v\n%s", in, err, b)
+		}
+		if sum.Results == nil {
+			sum.Results = []rebase.Result{}
+		}
+		for i := range sum.Results {
+			sum.Results[i].DurationMs = 0
+		}
+		got, _ := json.Marshal(sum)
+		if string(got) != want {
+			t.Errorf("%q: report\n%s\nwant\n%s", in, got, want)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("%q: %d files in the report's directory, want the report alone", in, len(ents))
+		}
 	}
 }

@@ -66,6 +66,7 @@ type Stats struct {
 	Answered    int64 // answered by Config.Answer
 	Corrupted   int64 // answers changed by Config.Corrupt
 	Hung        int64 // requests that got no answer because the proxy was down
+	BytesSent   int64 // bytes of the registry's answer bodies passed on whole
 }
 
 func (s Stats) String() string {
@@ -90,7 +91,25 @@ type Proxy struct {
 
 	n, nBody, nBare, conns, cutsBody, cutsBare                    atomic.Int64
 	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
-	connsCut, answered, hung, corrupted                           atomic.Int64
+	connsCut, answered, hung, corrupted, sent                     atomic.Int64
+
+	trailMu sync.Mutex
+	trail   []Entry
+}
+
+// Entry is one request the registry answered through the proxy, whole.
+type Entry struct {
+	Method, Path string
+	Status       int
+	Bytes        int64 // of the answer's body
+}
+
+// Trail returns the requests answered whole since the last ResetStats, in
+// the order they were answered.
+func (p *Proxy) Trail() []Entry {
+	p.trailMu.Lock()
+	defer p.trailMu.Unlock()
+	return append([]Entry(nil), p.trail...)
 }
 
 // New starts a proxy in front of upstream (a URL such as
@@ -144,14 +163,18 @@ func (p *Proxy) Stats() Stats {
 		Requests: p.requests.Load(), Forwarded: p.forwarded.Load(), Unavailable: p.unavailable.Load(),
 		Cut: p.cut.Load(), CutUploads: p.cutUploads.Load(), CutAnswers: p.cutAnswers.Load(),
 		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(), Corrupted: p.corrupted.Load(),
+		BytesSent: p.sent.Load(),
 	}
 }
 
 // ResetStats zeroes the counters (not the fault schedule).
 func (p *Proxy) ResetStats() {
-	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted} {
+	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted, &p.sent} {
 		c.Store(0)
 	}
+	p.trailMu.Lock()
+	p.trail = nil
+	p.trailMu.Unlock()
 }
 
 // Close releases hanging requests and stops the proxy.
@@ -233,6 +256,12 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
 	}
+	e := Entry{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode}
+	defer func() {
+		p.trailMu.Lock()
+		p.trail = append(p.trail, e)
+		p.trailMu.Unlock()
+	}()
 	if req.Method == http.MethodHead {
 		if resp.ContentLength >= 0 {
 			w.Header().Set("Content-Length", fmt.Sprint(resp.ContentLength))
@@ -242,7 +271,9 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(resp.StatusCode)
-	w.Write(body)
+	n, _ := w.Write(body)
+	e.Bytes = int64(n)
+	p.sent.Add(int64(n))
 }
 
 // cutThis cuts req's connection when its turn has come (Config.EveryCut),

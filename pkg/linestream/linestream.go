@@ -49,15 +49,35 @@ type Stream struct {
 	// Each, when not nil, is called for every line in input order, just
 	// after the line is written: the place for stderr messages and progress.
 	Each func(line int, res rebase.Result)
+	// Pairs prints "OLD NEW" for each reference line instead of the line
+	// with its reference replaced: the form ko-rewrite --images accepts,
+	// which concatenates across runs. A reference not rebased gets
+	// "OLD OLD". Blank and comment lines are echoed; a line too long to be
+	// a reference too, and one that is not a reference (ko-rewrite then
+	// names it).
+	Pairs bool
+	// Shard, when set, takes only its share of the distinct references and
+	// drops every other line, blank and comment lines included; Pairs is
+	// then implied.
+	Shard Shard
+	// KeepResults keeps every result in the Summary, for a caller with a
+	// small input. Without it a result is dropped once its line is written
+	// and Each has seen it: memory grows with Jobs and what is in flight,
+	// and with the distinct references (one result each, for the repeated
+	// ones), not with the input's length.
+	KeepResults bool
 }
 
 // Run reads references from in and writes the answers to out. It returns
-// the counts and results; its error is only about reading in or writing
+// the counts (and, with KeepResults, the results); its error is only about reading in or writing
 // out. When ctx ends or Stop is closed, Run takes no new line, answers every
 // line it has taken and returns, even while in is still open.
 func (s Stream) Run(ctx context.Context, w Worker, in io.Reader, out io.Writer) (Summary, error) {
 	if s.Jobs < 1 {
 		s.Jobs = 8
+	}
+	if s.Shard.Count > 0 {
+		s.Pairs = true
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -105,10 +125,18 @@ func (r *run) read(in io.Reader) {
 		line, long, err := readLine(br)
 		if line != "" {
 			s := newSlot(line, long)
-			if !r.take(s) {
+			if !r.Shard.takes(s) {
+				if long {
+					err = skipRest(br)
+				}
+				if err == nil {
+					continue
+				}
+			} else if !r.take(s) {
 				return // read after the stop: not taken, not answered
 			}
 			switch {
+			case !r.Shard.takes(s): // another shard's
 			case s.res.Err != nil: // a line too long: answered already
 				close(s.done)
 				if s.rest != nil {
@@ -195,14 +223,18 @@ func (r *run) write(out io.Writer) (Summary, error) {
 		}
 		<-s.done
 		if writeErr == nil {
-			if writeErr = s.answer(bw); writeErr != nil {
+			if writeErr = s.answer(bw, r.Pairs); writeErr != nil {
 				r.cancel() // nobody reads what we would print: stop working
 			}
 		} else if s.rest != nil {
 			for range s.rest { // let the reader go on to its end
 			}
 		}
-		sum.Add(s.res)
+		if r.KeepResults {
+			sum.Add(s.res)
+		} else {
+			sum.count(s.res)
+		}
 		if r.Each != nil {
 			r.Each(n, s.res)
 		}

@@ -82,10 +82,21 @@ func (s *slot) pass(ctx context.Context, br *bufio.Reader) error {
 }
 
 // answer writes the slot's line: the input with a rebased reference put in
-// place of the old one, or the input as it was.
-func (s *slot) answer(w *bufio.Writer) error {
+// place of the old one, or the input as it was; with pairs, a reference's
+// line is "OLD NEW" (NEW is OLD when not rebased).
+func (s *slot) answer(w *bufio.Writer, pairs bool) error {
 	text := s.text
-	if s.res.Action == rebase.Rebased {
+	switch {
+	case pairs && s.rest == nil && s.res.Err != ErrLineTooLong && s.res.Action != Blank && !errors.Is(s.res.Err, rebase.ErrNotReference):
+		out := s.ref
+		if s.res.Action == rebase.Rebased {
+			out = s.res.Output
+		}
+		if _, err := w.WriteString(s.ref + " " + out + "\n"); err != nil {
+			return err
+		}
+		return w.Flush()
+	case s.res.Action == rebase.Rebased:
 		text = strings.Replace(text, s.ref, s.res.Output, 1)
 	}
 	if _, err := w.WriteString(text + s.ending); err != nil {

@@ -6,18 +6,29 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
-// Summary counts the actions of a run and keeps every result in input
-// order (blank lines aside).
+// Summary counts the actions of a run. Results, in input order (blank lines
+// aside), is only kept with Stream.KeepResults: a run's memory must not grow
+// with its input. Its JSON is crane-rebase-stream's --report.
 type Summary struct {
-	Rebased  int             `json:"rebased"`
-	UpToDate int             `json:"upToDate"`
-	Skipped  int             `json:"skipped"`
-	Failed   int             `json:"failed"`
-	Results  []rebase.Result `json:"images"`
+	Rebased  int `json:"rebased"`
+	UpToDate int `json:"upToDate"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	// CopiedBytes is the total of the results' CopiedBytes: the bytes of
+	// new-base layers read from another registry than the images'.
+	CopiedBytes int64           `json:"copiedBytes"`
+	Results     []rebase.Result `json:"images"`
 }
 
 // Add counts r and keeps it (a blank line is neither).
 func (s *Summary) Add(r rebase.Result) {
+	if s.count(r) {
+		s.Results = append(s.Results, r)
+	}
+}
+
+// count counts r and says whether it is an image's result.
+func (s *Summary) count(r rebase.Result) bool {
 	switch r.Action {
 	case rebase.Rebased:
 		s.Rebased++
@@ -28,9 +39,10 @@ func (s *Summary) Add(r rebase.Result) {
 	case rebase.Failed:
 		s.Failed++
 	default:
-		return
+		return false
 	}
-	s.Results = append(s.Results, r)
+	s.CopiedBytes += r.CopiedBytes
+	return true
 }
 
 // String is the summary line printed at the end of a run.

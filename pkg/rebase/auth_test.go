@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -233,4 +234,55 @@ func TestTokenAuthRegistry(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The base on another registry, the images in three repositories of a
+// token-auth registry: the layers streamed into the first repository are
+// mounted into the others, which takes a token that may pull the first
+// (distribution drops a mount the token cannot pull: a plain upload, the
+// layer copied again).
+func TestTokenAuthCrossRegistryMounts(t *testing.T) {
+	reg := newTokenRegistry(t)
+	b := newWorld(t) // the base's registry, anonymous
+	b.base("base", "v1", rebasetest.BaseSpec{})
+	b.tag("base:v1", "base:stable")
+	setup := remote.WithAuth(&authn.Basic{Username: tokenUser, Password: tokenPassword})
+	var apps []string
+	for _, n := range []string{"team/app1", "team/app2", "app3"} {
+		d, err := rebasetest.PushApp(b.ctx, reg.ref(n+":latest"), rebasetest.AppSpec{Base: b.ref("base:stable"), Name: n}, setup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, reg.ref(n+"@"+d.String()))
+	}
+	b.base("base", "v2", rebasetest.BaseSpec{})
+	b.tag("base:v2", "base:stable")
+	reg.mu.Lock()
+	reg.mounts, reg.deniedMounts = 0, nil
+	reg.mu.Unlock()
+	b.reg.Reset()
+	kc := staticKeychain{reg.Host: &authn.Basic{Username: tokenUser, Password: tokenPassword}}
+	sum, err := streamLines(newRebaser(rebase.WithKeychain(kc), rebase.WithReferrers(false)), 8)(b.ctx, strings.NewReader(strings.Join(apps, "\n")+"\n"), io.Discard, nil)
+	if err != nil || sum.Rebased != len(apps) {
+		t.Fatalf("%s, %v", sum, err)
+	}
+	layerGets := 0
+	for _, q := range b.reg.Requests() {
+		if q.Method == http.MethodGet && rebasetest.Kind(q.Path) == "blob" && q.Bytes > 0 {
+			layerGets++
+		}
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if len(reg.deniedMounts) != 0 || reg.mounts != 4*(len(apps)-1) {
+		t.Errorf("mounts: %d done, want %d; denied (the token could not pull the source): %q", reg.mounts, 4*(len(apps)-1), reg.deniedMounts)
+	}
+	var copied int64
+	for _, r := range sum.Results {
+		copied += r.CopiedBytes
+	}
+	if copied == 0 || sum.CopiedBytes != copied {
+		t.Errorf("copied %d bytes by the results, %d in the summary", copied, sum.CopiedBytes)
+	}
+	t.Logf("base's registry: %d blob GETs (configs and layers); mounts %d; token requests %q", layerGets, reg.mounts, reg.tokenRequests)
 }

@@ -89,7 +89,7 @@ func newRebaser(opts ...rebase.Option) *rebase.Rebaser {
 // streamLines runs crane-rebase-stream's line protocol over r, jobs at a time.
 func streamLines(r *rebase.Rebaser, jobs int) func(context.Context, io.Reader, io.Writer, func(int, rebase.Result)) (linestream.Summary, error) {
 	return func(ctx context.Context, in io.Reader, out io.Writer, each func(int, rebase.Result)) (linestream.Summary, error) {
-		return linestream.Stream{Jobs: jobs, Each: each}.Run(ctx, r, in, out)
+		return linestream.Stream{Jobs: jobs, Each: each, KeepResults: true}.Run(ctx, r, in, out)
 	}
 }
 

@@ -138,22 +138,16 @@ func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository, push b
 
 // layer makes a new-base layer present in the repository: a cross-repository
 // mount on the same registry (one request, which also succeeds when the blob
-// is already there), else a HEAD and, when missing, a stream from the base.
+// is already there); from another registry, streamed once per registry and
+// mounted from there (crossLayer).
 func (w *writer) layer(ctx context.Context, l *baseLayer) error {
 	_, err := w.blobs.get(ctx, l.desc.Digest.String(), func(ctx context.Context) (struct{}, error) {
+		if w.from != l.ref.Context() {
+			return struct{}{}, w.crossLayer(ctx, l) // crossreg.go
+		}
 		return struct{}{}, w.r.retry(ctx, func() error {
-			if w.from == l.ref.Context() {
-				loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), w.from)
-				if err != nil || mounted {
-					return err
-				}
-				return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.open)
-			}
-			if ok, err := w.exists(ctx, l.desc.Digest); err != nil || ok {
-				return err
-			}
-			loc, _, err := w.startUpload(ctx, "", name.Repository{})
-			if err != nil {
+			loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), w.from)
+			if err != nil || mounted {
 				return err
 			}
 			return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.open)
@@ -254,6 +248,10 @@ func (w *writer) finishUpload(ctx context.Context, loc string, d v1.Hash, size i
 
 // putManifest PUTs a manifest by digest (or tag).
 func (w *writer) putManifest(ctx context.Context, identifier string, m rawManifest) error {
+	return w.putManifestRaced(ctx, identifier, m) // crossreg.go
+}
+
+func (w *writer) putManifestOnce(ctx context.Context, identifier string, m rawManifest) error {
 	return w.r.retry(ctx, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.url("/manifests/"+identifier).String(), bytes.NewReader(m.b))
 		if err != nil {

@@ -33,6 +33,9 @@ type Rebaser struct {
 	configs   memo[[]byte]   // repo@digest -> base config
 	tags      memo[[]string] // repo -> tags, for the referrers check
 	writers   memo[*writer]  // repo (and mount source) -> authenticated writer
+	// registry|layer digest -> the repository on that registry a layer of a
+	// base on another registry was streamed into (crossreg.go)
+	homes memo[name.Repository]
 	// registry/first-path-component -> whether it serves the referrers API
 	// (no: it answered 404)
 	referrersAPI memo[bool]

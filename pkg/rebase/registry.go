@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -181,6 +182,7 @@ type baseLayer struct {
 	puller *remote.Puller
 	ref    name.Digest
 	desc   v1.Descriptor
+	copied atomic.Int64 // bytes read from another registry (crossreg.go)
 }
 
 // open reads the layer's compressed bytes from the base's repository.

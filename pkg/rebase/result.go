@@ -40,7 +40,11 @@ type Result struct {
 	OldBase   string `json:"oldBase,omitempty"` // the base digest recorded in the index, if any
 	NewBase   string `json:"newBase,omitempty"` // base.name's digest now
 	Tagged    string `json:"tagged,omitempty"`  // the tag moved with --tag
-	DryRun    bool   `json:"dryRun,omitempty"`
+	// CopiedBytes is how many bytes of new-base layers this image's push
+	// read from the base's registry, another than the image's: each layer
+	// is copied once per target registry, then mounted.
+	CopiedBytes int64 `json:"copiedBytes,omitempty"`
+	DryRun      bool  `json:"dryRun,omitempty"`
 	// DurationMs is the wall time the image took, in milliseconds.
 	DurationMs int64 `json:"durationMs"`
 

@@ -22,6 +22,7 @@ func (r *Rebaser) Write(ctx context.Context, p *Plan) error {
 	}
 	repo := p.ref.Context()
 	w, err := r.push(ctx, repo, p)
+	p.CopiedBytes = p.copiedBytes()
 	p.pushed = map[string]bool{}
 	for _, pp := range p.platforms {
 		if pp.pushed.Load() {

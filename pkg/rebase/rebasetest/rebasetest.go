@@ -52,6 +52,7 @@ type Request struct {
 	Path   string
 	Query  string
 	Status int
+	Bytes  int64 // of the response body
 }
 
 func (r Request) String() string {
@@ -85,7 +86,7 @@ func NewRegistry(opts ...registry.Option) *Registry {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rw, req)
 		r.mu.Lock()
-		r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Status: rw.status})
+		r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Status: rw.status, Bytes: rw.n})
 		r.mu.Unlock()
 	}))
 	u, _ := url.Parse(r.srv.URL)
@@ -119,6 +120,13 @@ func mountable(h http.Handler) http.Handler {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	n      int64
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) WriteHeader(code int) {
