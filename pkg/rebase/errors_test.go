@@ -14,11 +14,7 @@ import (
 // the command words the advice.
 func TestTypedErrors(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	plain := w.app("plain", rebasetest.AppSpec{Base: "base:stable", NoAnnotations: true})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	plain := w.movedApp("plain", rebasetest.AppSpec{Base: "base:stable", NoAnnotations: true})
 	r := newRebaser()
 
 	res := r.Rebase(w.ctx, "not a ref!")

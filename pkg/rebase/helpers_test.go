@@ -74,6 +74,19 @@ func (w *world) app(repo string, spec rebasetest.AppSpec) string {
 	return w.ref(repo + "@" + d.String())
 }
 
+// movedApp is the world most rebase tests start from: base:v1 (tagged
+// stable), one app built on it into repo, then base:v2 with stable moved to
+// it. It returns the app's reference by digest.
+func (w *world) movedApp(repo string, spec rebasetest.AppSpec) string {
+	w.t.Helper()
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app := w.app(repo, spec)
+	w.base("base", "v2", rebasetest.BaseSpec{})
+	w.tag("base:v2", "base:stable")
+	return app
+}
+
 func newRebaser(opts ...rebase.Option) *rebase.Rebaser {
 	opts = append([]rebase.Option{
 		rebase.WithKeychain(authn.NewMultiKeychain()), // anonymous: tests never read ~/.docker

@@ -144,11 +144,7 @@ func TestUpToDatePushesNothing(t *testing.T) {
 
 func TestSinglePlatformPicksItsOwnPlatform(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{arm64}})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{arm64}})
 
 	res := newRebaser().Rebase(w.ctx, app)
 	if res.Action != rebase.Rebased {

@@ -78,11 +78,7 @@ func (w *world) tagLayers(repo, tag string) ([]map[string]string, [][]byte) {
 // without a signer pushes; the signatures verify with the key.
 func TestSignerSignsIndexAndPlatforms(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 
 	plain := newRebaser(rebase.WithDryRun(true)).Rebase(w.ctx, app)
 	sv := testKey(t)
@@ -212,11 +208,7 @@ func TestSignerSignsIndexAndPlatforms(t *testing.T) {
 // kept.
 func TestSignerFailureFailsTheLine(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 	plain := newRebaser(rebase.WithDryRun(true)).Rebase(w.ctx, app)
 	res := newRebaser(rebase.WithSigner(failingSigner{})).Rebase(w.ctx, app)
 	if want := "signing " + plain.NewDigest + ": the key is gone"; res.Action != rebase.Failed || res.Output != app || res.Reason != want {

@@ -155,11 +155,7 @@ func (c corrupt) RoundTrip(req *http.Request) (*http.Response, error) {
 // nothing is pushed; the same by digest fails in go-containerregistry.
 func TestCorruptManifestByTagRefused(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 	w.reg.Reset()
 	tr := corrupt{inner: http.DefaultTransport, match: func(r *http.Request) bool {
 		return r.Method == http.MethodGet && r.URL.Path == "/v2/base/manifests/stable"
@@ -257,11 +253,7 @@ func TestSameMovingTagForBothBases(t *testing.T) {
 // current base but whose layers are not is refused.
 func TestAnnotationsAloneAreNotUpToDate(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 	// Relabel the v1 image as built on v2, as a tool that edits annotations
 	// and not layers would leave it.
 	v2 := w.index(w.ref("base:v2"))
@@ -290,11 +282,7 @@ func TestAnnotationsAloneAreNotUpToDate(t *testing.T) {
 // failure came first, pushed-unreferenced when the index PUT failed.
 func TestFailedLineReportsNoRebasedPlatform(t *testing.T) {
 	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	w.base("base", "v2", rebasetest.BaseSpec{})
-	w.tag("base:v2", "base:stable")
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 	idx := w.index(app)
 	refuseIndex := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if r.Method == http.MethodPut && strings.Contains(r.Header.Get("Content-Type"), "index") {
