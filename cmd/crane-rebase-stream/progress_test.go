@@ -20,19 +20,12 @@ func TestProgressOnATerminal(t *testing.T) {
 	}
 	_, app1, app2, plain := setup(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "crane-rebase-stream")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bin := ptytest.Build(t, "crane-rebase-stream")
 	list := filepath.Join(dir, "images.txt")
 	if err := os.WriteFile(list, []byte(app1+"\n"+app2+"\n"+plain+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ptmx, tty, err := ptytest.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer ptmx.Close()
+	ptmx, tty := ptytest.OpenT(t)
 	cmd := exec.Command(bin, "-v", "-j", "1", list)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, tty

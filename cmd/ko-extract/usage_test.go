@@ -87,16 +87,8 @@ func TestTerminalStdinHint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "ko-extract")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	ptmx, tty, err := ptytest.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	bin := ptytest.Build(t, "ko-extract")
+	ptmx, tty := ptytest.OpenT(t)
 	cmd := exec.Command(bin)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &out, &errb
@@ -110,7 +102,7 @@ func TestTerminalStdinHint(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	want := "ko-extract: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)\n"
 	if err != nil || out.String() != "ghcr.io/acme/a:1\n" || errb.String() != want {
 		t.Errorf("err %v, stdout %q, stderr %q\nwant %q", err, out.String(), errb.String(), want)

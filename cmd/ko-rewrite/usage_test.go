@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,17 +70,9 @@ func TestImagesFromTerminalEndsOnCtrlC(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ko-rewrite")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
+	bin := ptytest.Build(t, "ko-rewrite")
 	rel := write(t, dir, "release.yaml", release)
-	ptmx, tty, err := ptytest.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	ptmx, tty := ptytest.OpenT(t)
 	imgs := write(t, dir, "images.txt", "ghcr.io/acme/app@"+dC+"\n")
 	imagesPrompt := "ko-rewrite: reading the --images stream from standard input, one reference a line (Ctrl-D ends it, Ctrl-C cancels: nothing is written)\n"
 	yamlPrompt := "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)\n"
