@@ -183,14 +183,7 @@ func seedRepo(t *testing.T, top, remote string, files map[string]string) {
 	for name, content := range files {
 		writeFile(t, filepath.Join(work, name), []byte(content))
 	}
-	git(t, top, "init", "-q", "--bare", "-b", "main", remote)
-	git(t, work, "init", "-q", "-b", "main")
-	git(t, work, "config", "user.name", "rebase bot")
-	git(t, work, "config", "user.email", "bot@example.com")
-	git(t, work, "add", ".")
-	git(t, work, "commit", "-q", "-m", "manifests")
-	git(t, work, "remote", "add", "origin", remote)
-	git(t, work, "push", "-q", "-u", "origin", "main")
+	commitAndPush(t, top, work, remote)
 }
 
 // runScript runs `sh SCRIPT deploy/` in dir as an engine's step does: the

@@ -243,14 +243,7 @@ func recipeGitOps(t *testing.T, script string) {
 		if err := os.Chmod(filepath.Join(work, "examples", "gitops-rebase.sh"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		git(t, top, "init", "-q", "--bare", "-b", "main", remote)
-		git(t, work, "init", "-q", "-b", "main")
-		git(t, work, "config", "user.name", "rebase bot")
-		git(t, work, "config", "user.email", "bot@example.com")
-		git(t, work, "add", ".")
-		git(t, work, "commit", "-q", "-m", "manifests")
-		git(t, work, "remote", "add", "origin", remote)
-		git(t, work, "push", "-q", "-u", "origin", "main")
+		commitAndPush(t, top, work, remote)
 		return work, remote
 	}
 	commits := func(t *testing.T, remote string) string {
@@ -316,6 +309,21 @@ func recipeGitOps(t *testing.T, script string) {
 			t.Errorf("exit %d, stderr %q", p.code, p.stderr)
 		}
 	})
+}
+
+// commitAndPush makes remote a bare repository and work a repository whose
+// one commit, of the files in work, is pushed to remote's main, as a
+// manifests repository a scheduled job clones.
+func commitAndPush(t *testing.T, top, work, remote string) {
+	t.Helper()
+	git(t, top, "init", "-q", "--bare", "-b", "main", remote)
+	git(t, work, "init", "-q", "-b", "main")
+	git(t, work, "config", "user.name", "rebase bot")
+	git(t, work, "config", "user.email", "bot@example.com")
+	git(t, work, "add", ".")
+	git(t, work, "commit", "-q", "-m", "manifests")
+	git(t, work, "remote", "add", "origin", remote)
+	git(t, work, "push", "-q", "-u", "origin", "main")
 }
 
 func git(t *testing.T, dir string, args ...string) string {
