@@ -28,12 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 bin=$tmp/bin
-go build -o "$bin/" ./cmd/crane-rebase-stream ./bench/rebase
-if [ -n "$BASE_REV" ]; then
-  mkdir "$tmp/old"
-  git archive "$BASE_REV" | tar -x -C "$tmp/old"
-  (cd "$tmp/old" && go build -o "$bin/crane-rebase-stream-old" ./cmd/crane-rebase-stream)
-fi
+. bench/lib.sh
+build_bins "$bin" "$tmp"
 
 start_registry() { # name: starts docker-registry behind the latency proxy; sets P_name and R_name
   "$bin/rebase" serve -dir "$tmp/$1" -latency "$LATENCY" -log "$tmp/$1.log" -addr-file "$tmp/$1.addr" 2>"$tmp/$1.err" &

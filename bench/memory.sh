@@ -25,12 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 bin=$tmp/bin
-go build -o "$bin/" ./cmd/crane-rebase-stream ./bench/rebase
-if [ -n "$BASE_REV" ]; then
-  mkdir "$tmp/old"
-  git archive "$BASE_REV" | tar -x -C "$tmp/old"
-  (cd "$tmp/old" && go build -o "$bin/crane-rebase-stream-old" ./cmd/crane-rebase-stream)
-fi
+. bench/lib.sh
+build_bins "$bin" "$tmp"
 
 "$bin/rebase" serve -dir "$tmp/registry" -latency 1ms -log "$tmp/requests.log" -addr-file "$tmp/addr" 2>"$tmp/serve.err" &
 serve_pid=$!
