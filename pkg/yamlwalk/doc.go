@@ -51,7 +51,9 @@
 // Prefixes match as a registry reads references: docker.io/acme,
 // index.docker.io/acme and acme are one prefix (see prefix.go).
 //
-// When prefixes are active, rules 1 to 4 select only references under them.
+// When prefixes are active, rules 1 to 4 select only references under them,
+// and only with a tag or digest written: a bare repository ("image:
+// ghcr.io/acme/podinfo", a Flux ImageRepository's) is a setting, not an image.
 // Comments, mapping keys, aliases, non-string scalars and strings that are not
 // references are never selected; "ko://" strings draw a warning instead.
 package yamlwalk

@@ -52,6 +52,11 @@ func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 	if r, ok := refs.Parse(v); ok {
 		rule := RuleKey
 		switch {
+		case imageKey && prefixes && r.Tag == "" && !r.Pinned():
+			// Under a prefix a bare repository is never selected, under an
+			// image: key neither: a Flux ImageRepository's spec.image
+			// names a repository to scan and must stay without a tag.
+			return nil
 		case imageKey:
 		case r.Pinned():
 			rule = RulePinned
