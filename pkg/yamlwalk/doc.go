@@ -49,7 +49,9 @@
 //     string, its fields never on their own (see split.go).
 //
 // Prefixes match as a registry reads references: docker.io/acme,
-// index.docker.io/acme and acme are one prefix (see prefix.go).
+// index.docker.io/acme and acme are one prefix (see prefix.go). A Docker Hub
+// prefix of one component also names the official image: mariadb holds
+// mariadb:10.6.4-focal (library/mariadb) as well as mariadb/maxscale:1.
 //
 // When prefixes are active, rules 1 to 4 select only references under them,
 // and only with a tag or digest written: a bare repository ("image:

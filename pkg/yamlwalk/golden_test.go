@@ -39,6 +39,7 @@ var walkPrefixes = map[string][]string{
 	"split-prefix":    {"docker.io/bitnami", "ghcr.io/acme"},
 	"kustomization":   {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
 	"bare-repository": {"ghcr.io/acme"},
+	"prefix-official": {"mariadb"},
 }
 
 func cases(t *testing.T) []goldenCase {
