@@ -56,6 +56,9 @@
 // When prefixes are active, rules 1 to 4 select only references under them,
 // and only with a tag or digest written: a bare repository ("image:
 // ghcr.io/acme/podinfo", a Flux ImageRepository's) is a setting, not an image.
+// Outside an image: key, a name of one component with an all-digit tag
+// ("frontend:80", "kafka:9092", "- 5000:5000") is a host and port, not an
+// image, under any prefix (rules 3 and 4); pinned or marked, it is selected.
 // Comments, mapping keys, aliases, non-string scalars and strings that are not
 // references are never selected; "ko://" strings draw a warning instead.
 package yamlwalk

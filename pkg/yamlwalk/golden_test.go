@@ -40,6 +40,7 @@ var walkPrefixes = map[string][]string{
 	"kustomization":   {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
 	"bare-repository": {"ghcr.io/acme"},
 	"prefix-official": {"mariadb"},
+	"hostport":        {"docker.io/library"},
 }
 
 func cases(t *testing.T) []goldenCase {
