@@ -44,7 +44,7 @@
 //     whole reference and its ":name", ":tag" and ":digest" forms combine the
 //     same way. Markers are selected whatever the prefixes.
 //  6. split: a reference written in parts, a Helm image map ([registry],
-//     repository, tag and/or digest) or an entry of a Kustomization's
+//     repository, tag and/or digest or sha) or an entry of a Kustomization's
 //     top-level images: (name/newName, newTag, digest); selected like a whole
 //     string, its fields never on their own (see split.go).
 //

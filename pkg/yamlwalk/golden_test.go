@@ -40,6 +40,7 @@ var walkPrefixes = map[string][]string{
 	"kustomization":   {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
 	"bare-repository": {"ghcr.io/acme"},
 	"prefix-official": {"mariadb"},
+	"split-sha":       {"quay.io/prometheus", "docker.io/grafana"},
 	"hostport":        {"docker.io/library"},
 }
 

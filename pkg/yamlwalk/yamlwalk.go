@@ -41,6 +41,10 @@ type Part struct {
 	// Fixed parts are never written: the registry and repository of a
 	// split reference, and a name a marker group takes from its map.
 	Fixed bool
+	// Hex: a digest field that holds the digest's hex only, without
+	// "sha256:" (a Helm map's "sha", its chart adds the prefix), and is
+	// written so; also when it is empty.
+	Hex bool
 }
 
 // Occurrence is one selected image reference.
