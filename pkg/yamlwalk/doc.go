@@ -30,7 +30,8 @@
 // folded >) is selected when:
 //
 //  1. key: it is the value of a mapping key named exactly "image" and is a
-//     valid reference ("image: nginx:1.27").
+//     valid reference ("image: nginx:1.27"), but for the spec.image of a
+//     Flux ImageRepository, a repository to scan that must stay bare.
 //  2. pinned: the whole scalar is a reference pinned by digest
 //     ("queue-sidecar-image: gcr.io/x/queue@sha256:…"), under any key or in any
 //     sequence, block or flow.

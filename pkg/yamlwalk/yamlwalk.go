@@ -143,6 +143,7 @@ func (w *Walker) walk(file string, src []byte, fn func(*Occurrence) error, docSt
 		st.markers = nil
 		st.unsorted = false
 		st.kustomize = isKustomization(file, &n)
+		st.imageRepo = isImageRepository(&n)
 		st.path = st.path[:0]
 		if err := st.node(&n, false); err != nil {
 			return err
