@@ -85,7 +85,7 @@ func FromContext(c *cli.Context) (*Selection, error) {
 // SelectionHelp explains the selection rules; both tools print it in --help.
 const SelectionHelp = `SELECTION RULES
    A string scalar (plain, quoted, | or >) is selected when:
-     key       it is the value of a key named "image" and is a reference
+     key       it is the value of a key named "image" and is a reference (not a Flux ImageRepository's spec.image)
                  image: nginx:1.27
      pinned    the whole string is a reference pinned by digest, under any key
                  queue-sidecar-image: gcr.io/k/queue@sha256:<64 hex>
@@ -97,10 +97,14 @@ const SelectionHelp = `SELECTION RULES
                  repository: ghcr.io/acme/app # {"$rebase": "app:name"}
                  tag: v1.2.0                  # {"$rebase": "app:tag"}
      split     a reference in parts, pinned (or tagged, under a prefix): a Helm image map
-               ([registry:] repository: + tag: and/or digest:, tag may be T@sha256:D) or an entry of a
+               ([registry:] repository: + tag: and/or digest: or sha:, tag may be T@sha256:D) or an entry of a
                Kustomization's images: (name:/newName: + newTag:/digest:); the digest is written back
-               into digest: (a kustomize entry gets a new digest: line), else onto the tag as T@sha256:D
-   With prefixes, only references under them are selected (markers always are); docker.io/acme,
-   index.docker.io/acme and acme are one prefix, which holds acme/app.
+               into digest: or sha: (sha: keeps its form, hex only when empty; a kustomize entry gets a
+               new digest: line), else onto the tag as T@sha256:D
+   With prefixes, only references under them with a tag or digest are selected (markers always are);
+   docker.io/acme, index.docker.io/acme and acme are one prefix, which holds acme/app; a one-component
+   Docker Hub prefix also holds that official image: mariadb holds mariadb:10.6.4-focal and mariadb/x.
+   Outside an image key, NAME:DIGITS is a host and port (frontend:80, 5000:5000), not an image: write
+   it in full (docker.io/library/NAME:16), pin it, or mark it {"$rebase": "ID"} to have it selected.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").
    Order: files in the order given (a directory's .yaml/.yml/.json files sorted by path), then position.`

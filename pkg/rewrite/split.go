@@ -58,8 +58,10 @@ func setPart(p yamlwalk.Part, text string) (edit, bool) {
 
 // splitEdits writes nw into the parts of split reference o: the digest into
 // the digest field when there is one (a kustomize entry always has one, or
-// a place for a new line), and onto the tag as TAG@sha256:D when there is
-// none or when the tag holds a digest too (Renovate). It returns the edits
+// a place for a new line; a Helm sha field takes it in the form it has), and
+// onto the tag as TAG@sha256:D when there is none or when the tag holds a
+// digest too (Renovate). A tag beside a digest field never gains a digest:
+// the chart composes the two, and often reads the tag as a version. It returns the edits
 // and the reference o reads as afterwards.
 func splitEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 	if err := checkSplit(o, nw); err != nil {
@@ -89,7 +91,11 @@ func splitEdits(o *yamlwalk.Occurrence, nw string) ([]edit, string, error) {
 		}
 	}
 	if digest != nil {
-		add(*digest, r.Digest)
+		text := r.Digest
+		if digest.Hex { // a Helm sha field, rendered @sha256:{{ .sha }}
+			text = strings.TrimPrefix(text, "sha256:")
+		}
+		add(*digest, text)
 	}
 	if tag != nil && !tag.Empty && (digest == nil || strings.Contains(tag.Text, "@")) {
 		t, _, _ := strings.Cut(tag.Text, "@")

@@ -30,7 +30,8 @@
 // folded >) is selected when:
 //
 //  1. key: it is the value of a mapping key named exactly "image" and is a
-//     valid reference ("image: nginx:1.27").
+//     valid reference ("image: nginx:1.27"), but for the spec.image of a
+//     Flux ImageRepository, a repository to scan that must stay bare.
 //  2. pinned: the whole scalar is a reference pinned by digest
 //     ("queue-sidecar-image: gcr.io/x/queue@sha256:…"), under any key or in any
 //     sequence, block or flow.
@@ -44,14 +45,21 @@
 //     whole reference and its ":name", ":tag" and ":digest" forms combine the
 //     same way. Markers are selected whatever the prefixes.
 //  6. split: a reference written in parts, a Helm image map ([registry],
-//     repository, tag and/or digest) or an entry of a Kustomization's
+//     repository, tag and/or digest or sha) or an entry of a Kustomization's
 //     top-level images: (name/newName, newTag, digest); selected like a whole
 //     string, its fields never on their own (see split.go).
 //
 // Prefixes match as a registry reads references: docker.io/acme,
-// index.docker.io/acme and acme are one prefix (see prefix.go).
+// index.docker.io/acme and acme are one prefix (see prefix.go). A Docker Hub
+// prefix of one component also names the official image: mariadb holds
+// mariadb:10.6.4-focal (library/mariadb) as well as mariadb/maxscale:1.
 //
-// When prefixes are active, rules 1 to 4 select only references under them.
+// When prefixes are active, rules 1 to 4 select only references under them,
+// and only with a tag or digest written: a bare repository ("image:
+// ghcr.io/acme/podinfo", a Flux ImageRepository's) is a setting, not an image.
+// Outside an image: key, a name of one component with an all-digit tag
+// ("frontend:80", "kafka:9092", "- 5000:5000") is a host and port, not an
+// image, under any prefix (rules 3 and 4); pinned or marked, it is selected.
 // Comments, mapping keys, aliases, non-string scalars and strings that are not
 // references are never selected; "ko://" strings draw a warning instead.
 package yamlwalk

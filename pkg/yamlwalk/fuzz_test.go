@@ -24,7 +24,9 @@ func FuzzWalkRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte, prefix bool) {
 		w := &yamlwalk.Walker{}
 		if prefix {
-			w.Prefixes = []string{"gcr.io/a", "ghcr.io/acme"}
+			// Docker Hub's library (short names, host:port near misses), an
+			// official image's name, and a registry of sha: maps too.
+			w.Prefixes = []string{"gcr.io/a", "ghcr.io/acme", "docker.io/library", "mariadb", "quay.io/prometheus"}
 		}
 		occs, docStarts, err := w.CollectDocs("fuzz.yaml", src)
 		if err != nil {

@@ -35,9 +35,13 @@ const (
 
 // walkPrefixes are the prefixes each testdata/walk input is walked with.
 var walkPrefixes = map[string][]string{
-	"prefix":        {"gcr.io/a"},
-	"split-prefix":  {"docker.io/bitnami", "ghcr.io/acme"},
-	"kustomization": {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
+	"prefix":          {"gcr.io/a"},
+	"split-prefix":    {"docker.io/bitnami", "ghcr.io/acme"},
+	"kustomization":   {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
+	"bare-repository": {"ghcr.io/acme"},
+	"prefix-official": {"mariadb"},
+	"split-sha":       {"quay.io/prometheus", "docker.io/grafana"},
+	"hostport":        {"docker.io/library"},
 }
 
 func cases(t *testing.T) []goldenCase {

@@ -10,6 +10,14 @@ import (
 // "index.docker.io/acme" and "acme" are one prefix, which holds "acme/app:1"
 // and "index.docker.io/acme/x:2"; "docker.io/library" holds "nginx". The
 // references themselves are still reported as written.
+//
+// A Docker Hub prefix of one component ("mariadb", "docker.io/mariadb") is
+// read both ways: as the namespace it is to a registry (mariadb/foo) and as
+// the official image it names when written alone, "mariadb:10.6.4-focal"
+// (index.docker.io/library/mariadb), which is what a user who types
+// --prefix mariadb means. The official image is matched exactly, with its
+// tags and digests; the prefix still matches whole path components, so
+// "maria" holds neither.
 
 const dockerHub = "index.docker.io"
 
@@ -72,9 +80,20 @@ func prefixGate(p string) string {
 	return strings.TrimPrefix(rest, "library/")
 }
 
+// officialImage returns the official image a normalised prefix also names
+// ("index.docker.io/library/mariadb" for "index.docker.io/mariadb"), or "".
+func officialImage(p string) string {
+	rest, ok := strings.CutPrefix(p, dockerHub+"/")
+	if !ok || rest == "" || strings.Contains(rest, "/") || rest == "library" {
+		return ""
+	}
+	return dockerHub + "/library/" + rest
+}
+
 type prefixSet struct {
-	norm  []string
-	gates []string
+	norm     []string
+	gates    []string
+	official []string // officialImage of each prefix that names one
 }
 
 func newPrefixSet(ps []string) *prefixSet {
@@ -83,6 +102,9 @@ func newPrefixSet(ps []string) *prefixSet {
 		n := normPrefix(p)
 		s.norm = append(s.norm, n)
 		s.gates = append(s.gates, prefixGate(n))
+		if o := officialImage(n); o != "" {
+			s.official = append(s.official, o)
+		}
 	}
 	return s
 }
@@ -101,6 +123,11 @@ func (s *prefixSet) holds(repo string) bool {
 	n := normRepo(repo)
 	for _, p := range s.norm {
 		if refs.UnderPrefix(n, p) {
+			return true
+		}
+	}
+	for _, o := range s.official {
+		if n == o {
 			return true
 		}
 	}

@@ -52,10 +52,15 @@ func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 	if r, ok := refs.Parse(v); ok {
 		rule := RuleKey
 		switch {
+		case imageKey && prefixes && r.Tag == "" && !r.Pinned():
+			// Under a prefix a bare repository is never selected, under an
+			// image: key neither: a Flux ImageRepository's spec.image
+			// names a repository to scan and must stay without a tag.
+			return nil
 		case imageKey:
 		case r.Pinned():
 			rule = RulePinned
-		case prefixes && r.Tag != "":
+		case prefixes && r.Tag != "" && !hostPort(r):
 			// The prefix rule wants a tag or digest written: a bare
 			// "gcr.io/a" is more often a repository setting than an image.
 			rule = RulePrefix
@@ -83,6 +88,24 @@ func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 	return st.embedded(n, v)
 }
 
+// hostPort reports whether r, not pinned, reads as a host and port rather
+// than an image: a name of one component (no "/", so no registry) with an
+// all-digit tag, "frontend:80", "kafka:9092", "10.0.0.1:8080", "5000:5000".
+// Outside an image: key such a string is an address (a Service, a port
+// mapping), though a registry would read it as a Docker Hub official image;
+// under an image: key it stays an image, as Kubernetes reads it.
+func hostPort(r refs.Ref) bool {
+	if r.Digest != "" || r.Tag == "" || strings.Contains(r.Repository, "/") {
+		return false
+	}
+	for i := 0; i < len(r.Tag); i++ {
+		if r.Tag[i] < '0' || r.Tag[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // embedded applies the embedded rule: tokens of a longer string, left to
 // right. Each token is looked for after the one before it, selected or not,
 // so a token is found at its own place, never inside an earlier one.
@@ -97,7 +120,7 @@ func (st *walkState) embedded(n *yaml.Node, v string) error {
 			continue
 		}
 		if r, ok := refs.Parse(tok); ok {
-			selected[i] = prefixes && st.prefixes.holds(r.Repository) && (r.Tag != "" || r.Pinned()) || !prefixes && r.Pinned()
+			selected[i] = prefixes && st.prefixes.holds(r.Repository) && (r.Tag != "" && !hostPort(r) || r.Pinned()) || !prefixes && r.Pinned()
 			any = any || selected[i]
 		}
 	}

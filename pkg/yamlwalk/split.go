@@ -14,14 +14,18 @@ import (
 // A Helm image map is a mapping with a string "repository" and a "tag" or a
 // "digest" (or both), optionally a string "registry":
 // [REGISTRY/]REPOSITORY[:TAG][@DIGEST], where TAG may be Renovate's
-// "T@sha256:D". A kustomize image is an entry of the top-level "images:"
+// "T@sha256:D". The digest field may be called "sha" instead, as in
+// kube-prometheus-stack's and grafana's charts, whose templates render
+// REPOSITORY:TAG@sha256:{{ .sha }}: it holds the digest's hex, or the whole
+// digest when written with "sha256:", and is written back in the form it
+// has (hex only when empty, as those templates want). A kustomize image is an entry of the top-level "images:"
 // sequence of a Kustomization: NEWNAME-or-NAME[:NEWTAG][@DIGEST]. Empty or
 // null fields count as absent. The fields of a split reference are never
 // selected on their own; markers on them take precedence.
 
 // The keys of each form and the Part field each one fills.
 var (
-	helmKeys      = map[string]string{"registry": "registry", "repository": "repository", "tag": "tag", "digest": "digest"}
+	helmKeys      = map[string]string{"registry": "registry", "repository": "repository", "tag": "tag", "digest": "digest", "sha": "digest"}
 	kustomizeKeys = map[string]string{"name": "name", "newName": "name", "newTag": "tag", "digest": "digest"}
 )
 
@@ -80,7 +84,7 @@ func (st *walkState) splitCandidate(n *yaml.Node) *splitMap {
 		}
 	} else {
 		sm.nameKey = "repository"
-		if sm.vals["tag"] == nil && sm.vals["digest"] == nil {
+		if sm.vals["tag"] == nil && sm.vals["digest"] == nil && sm.vals["sha"] == nil {
 			return nil
 		}
 	}
@@ -159,15 +163,40 @@ func (sm *splitMap) name() string {
 	return n
 }
 
+// digestKey returns the key of sm's digest field: "digest", or the "sha" of
+// a Helm map that has no "digest".
+func (sm *splitMap) digestKey() string {
+	if !sm.kustomize && sm.vals["digest"] == nil && sm.vals["sha"] != nil {
+		return "sha"
+	}
+	return "digest"
+}
+
 // compose returns the reference, or false (warning why when it looks meant).
 func (st *walkState) compose(sm *splitMap) (string, bool) {
 	ref := sm.name()
-	tagKey, digestKey := "tag", "digest"
+	tagKey, digestKey := "tag", sm.digestKey()
 	if sm.kustomize {
 		tagKey = "newTag"
 	}
+	if !sm.kustomize && sm.vals["digest"] != nil && sm.vals["sha"] != nil {
+		st.warnAt(sm.vals["sha"], "image map %q has both a digest and a sha field; not selected: keep the one its chart reads", ref)
+		return "", false
+	}
 	tag, tagDigest, _ := strings.Cut(sm.text(tagKey), "@")
 	digest := sm.text(digestKey)
+	if digestKey == "sha" && digest != "" {
+		if !strings.HasPrefix(digest, "sha256:") {
+			digest = "sha256:" + digest
+		}
+		if !refs.Valid("x@" + digest) {
+			// "sha" is a common key: warn only in what reads as an image map.
+			if refs.Valid(ref) {
+				st.warnAt(sm.vals[digestKey], "sha %q of %q is not 64 hex digits (with or without sha256:); not selected", sm.text(digestKey), ref)
+			}
+			return "", false
+		}
+	}
 	if digest != "" && !refs.Valid("x@"+digest) {
 		st.warnAt(sm.vals[digestKey], "digest %q of %q is not sha256: and 64 hex digits; not selected", digest, ref)
 		return "", false
@@ -242,6 +271,7 @@ func (st *walkState) splitParts(sm *splitMap) ([]Part, bool) {
 			return nil, false
 		}
 		p.Fixed = field == "name" || field == "repository" || field == "registry"
+		p.Hex = k.Value == "sha" && !strings.HasPrefix(p.Text, "sha256:")
 		parts = append(parts, p)
 	}
 	if sm.kustomize && sm.vals["digest"] == nil {
@@ -348,10 +378,10 @@ func (st *walkState) lineEnding(off int) string {
 	return "\n"
 }
 
-// besideParts reports whether mapping n has a "tag" or "digest" key.
+// besideParts reports whether mapping n has a "tag", "digest" or "sha" key.
 func besideParts(n *yaml.Node) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; k == "tag" || k == "digest" {
+		if k := n.Content[i].Value; k == "tag" || k == "digest" || k == "sha" {
 			return true
 		}
 	}

@@ -26,6 +26,7 @@ type walkState struct {
 	markers     []*markerGroup
 	prefixes    *prefixSet
 	kustomize   bool   // the document is a Kustomization
+	imageRepo   bool   // the document is a Flux ImageRepository
 	unsorted    bool   // occs are not in input order (split references)
 	pathOver    string // when set, the path emit reports (a marker field's)
 }
@@ -70,11 +71,44 @@ func (st *walkState) node(n *yaml.Node, imageKey bool) error {
 }
 
 func (st *walkState) mappingValue(k, v *yaml.Node) error {
-	imageKey := k.Kind == yaml.ScalarNode && k.Value == "image"
+	imageKey := k.Kind == yaml.ScalarNode && k.Value == "image" && !st.repositoryField()
 	if v.Kind == yaml.ScalarNode {
 		return st.scalar(v, imageKey, valueComment(k, v))
 	}
 	return st.node(v, imageKey)
+}
+
+// repositoryField reports whether the current path is an image: key that
+// names a repository by its schema, not an image: a Flux ImageRepository's
+// spec.image, which Flux refuses with a tag or digest (".spec.image value
+// should not contain a tag"). The key rule does not apply to it.
+func (st *walkState) repositoryField() bool {
+	return st.imageRepo && len(st.path) == 2 && st.path[0].index < 0 && st.path[0].key == "spec" && st.path[1].index < 0 && st.path[1].key == "image"
+}
+
+// isImageRepository reports whether the document root n is a Flux
+// ImageRepository (kind ImageRepository, apiVersion image.toolkit.fluxcd.io/*).
+func isImageRepository(n *yaml.Node) bool {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	kind, api := false, false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch k.Value {
+		case "kind":
+			kind = v.Value == "ImageRepository"
+		case "apiVersion":
+			api = strings.HasPrefix(v.Value, "image.toolkit.fluxcd.io/")
+		}
+	}
+	return kind && api
 }
 
 func (st *walkState) renderPath() string {

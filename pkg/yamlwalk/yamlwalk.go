@@ -41,6 +41,10 @@ type Part struct {
 	// Fixed parts are never written: the registry and repository of a
 	// split reference, and a name a marker group takes from its map.
 	Fixed bool
+	// Hex: a digest field that holds the digest's hex only, without
+	// "sha256:" (a Helm map's "sha", its chart adds the prefix), and is
+	// written so; also when it is empty.
+	Hex bool
 }
 
 // Occurrence is one selected image reference.
@@ -139,6 +143,7 @@ func (w *Walker) walk(file string, src []byte, fn func(*Occurrence) error, docSt
 		st.markers = nil
 		st.unsorted = false
 		st.kustomize = isKustomization(file, &n)
+		st.imageRepo = isImageRepository(&n)
 		st.path = st.path[:0]
 		if err := st.node(&n, false); err != nil {
 			return err

@@ -1,0 +1,62 @@
+package yamlwalk
+
+import "testing"
+
+// TestPrefixHolds: prefixes match as a registry reads references, by whole
+// path components, and a Docker Hub prefix of one component also names the
+// official image of that name (issue 21: --prefix mariadb selected nothing).
+func TestPrefixHolds(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		holds  []string
+		not    []string
+	}{
+		{"mariadb",
+			[]string{"mariadb", "docker.io/mariadb", "docker.io/library/mariadb", "index.docker.io/library/mariadb", "mariadb/maxscale", "docker.io/mariadb/maxscale"},
+			[]string{"mariadbx", "library/mariadb-backup", "quay.io/mariadb", "library/mariadb/x", "maria"}},
+		{"docker.io/mariadb",
+			[]string{"mariadb", "library/mariadb", "mariadb/maxscale"},
+			[]string{"mariadbx", "quay.io/mariadb/maxscale"}},
+		{"index.docker.io/mariadb/",
+			[]string{"mariadb", "mariadb/maxscale"},
+			[]string{"mariadbx"}},
+		// library/mariadb is the official image only, not the namespace.
+		{"library/mariadb",
+			[]string{"mariadb", "docker.io/mariadb", "docker.io/library/mariadb"},
+			[]string{"mariadb/maxscale", "mariadbx"}},
+		{"docker.io/library/mariadb",
+			[]string{"mariadb", "index.docker.io/library/mariadb"},
+			[]string{"mariadb/maxscale"}},
+		// A prefix matches whole path components: maria is not mariadb.
+		{"maria",
+			[]string{"maria", "maria/db"},
+			[]string{"mariadb", "docker.io/mariadb", "mariadb/maxscale", "library/mariadb"}},
+		{"docker.io/library",
+			[]string{"nginx", "library/nginx", "docker.io/nginx"},
+			[]string{"acme/app", "quay.io/library/nginx"}},
+		{"library",
+			[]string{"nginx", "library/nginx"},
+			[]string{"acme/app"}},
+		{"docker.io",
+			[]string{"nginx", "acme/app", "docker.io/acme/app"},
+			[]string{"quay.io/acme/app"}},
+		{"ghcr.io/acme",
+			[]string{"ghcr.io/acme", "ghcr.io/acme/app"},
+			[]string{"acme", "acme/app", "ghcr.io/acmex"}},
+	} {
+		s := newPrefixSet([]string{tc.prefix})
+		for _, repo := range tc.holds {
+			if !s.holds(repo) {
+				t.Errorf("--prefix %s does not hold %s, want it to", tc.prefix, repo)
+			}
+			if !s.mayHold(repo + ":1") {
+				t.Errorf("--prefix %s: the cheap gate refuses %s:1", tc.prefix, repo)
+			}
+		}
+		for _, repo := range tc.not {
+			if s.holds(repo) {
+				t.Errorf("--prefix %s holds %s, want it not to", tc.prefix, repo)
+			}
+		}
+	}
+}
