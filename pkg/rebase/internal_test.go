@@ -47,6 +47,7 @@ func TestObjectKeepsOrderAndBytes(t *testing.T) {
 func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	for host, ok := range map[string]bool{
 		"localhost": true, "127.0.0.1": true, "127.5.6.7": true, "::1": true, "[::1]": true, "registry.localhost": true,
+		"LOCALHOST": true, "LocalHost": true, "REGISTRY.LOCALHOST": true,
 		"10.0.0.1": false, "192.168.1.2": false, "registry.local": false, "example.com": false,
 	} {
 		if isLoopback(host) != ok {

@@ -60,7 +60,7 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	if !ok {
 		return nil, ErrNotReference
 	}
-	nref, err := name.ParseReference(ref, r.nameOpts...)
+	nref, err := parseReference(ref, r.nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReference, err)
 	}
@@ -289,7 +289,7 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 		baseName = r.o.newBase
 		anns = append(anns, annotation{AnnotationBaseName, baseName})
 	}
-	if base, err := name.ParseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
+	if base, err := parseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
 		if _, pinned := base.(name.Digest); !pinned || r.o.newBase != "" {
 			nb, err := r.manifest(ctx, base)
 			if err != nil {

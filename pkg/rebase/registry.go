@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -67,12 +68,32 @@ func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return g.inner.RoundTrip(req)
 }
 
+// isLoopback reports whether host names this machine. Host names are
+// case-insensitive: LOCALHOST is localhost.
 func isLoopback(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseReference parses s with opts, and lets a loopback registry answer in
+// plain HTTP as go-containerregistry lets "localhost:PORT" and 127.0.0.1:
+// it matches those spellings exactly, so LOCALHOST:5000 or 127.0.0.2 would
+// be tried in HTTPS only, and fail against a local registry that the
+// plain-HTTP guard allows.
+func parseReference(s string, opts ...name.Option) (name.Reference, error) {
+	ref, err := name.ParseReference(s, opts...)
+	if err != nil || ref.Context().Scheme() == "http" {
+		return ref, err
+	}
+	u := url.URL{Host: ref.Context().RegistryStr()}
+	if !isLoopback(u.Hostname()) {
+		return ref, nil
+	}
+	return name.ParseReference(s, append(slices.Clip(opts), name.Insecure)...)
 }
 
 // fetched is a manifest as the registry served it.
