@@ -206,13 +206,56 @@ type baseLayer struct {
 	copied atomic.Int64 // bytes read from another registry (crossreg.go)
 }
 
-// open reads the layer's compressed bytes from the base's repository.
+// open reads the layer's compressed bytes from the base's repository. They
+// must be as many as its descriptor says: an upload announces that length,
+// and a base whose manifest names another would otherwise fail with
+// net/http's "ContentLength=81 with Body length 91", which says nothing of
+// what is wrong. (go-containerregistry checks their digest.)
 func (l *baseLayer) open() (io.ReadCloser, error) {
 	rl, err := l.puller.Layer(l.ctx, l.ref)
 	if err != nil {
 		return nil, err
 	}
-	return rl.Compressed()
+	rc, err := rl.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &sizedReader{ReadCloser: rc, ref: l.ref, want: l.desc.Size}, nil
+}
+
+// BlobSizeError is a blob whose bytes are not as many as the descriptor
+// that names it says: the manifest is wrong, or the registry's answer.
+type BlobSizeError struct {
+	Ref  string // REPO@DIGEST
+	Want int64  // the descriptor's size
+	Got  int64  // the bytes read (at least, when more)
+}
+
+func (e *BlobSizeError) Error() string {
+	if e.Got > e.Want {
+		return fmt.Sprintf("the registry's answer for %s has more than the %d bytes its manifest says (the manifest or the registry is wrong)", e.Ref, e.Want)
+	}
+	return fmt.Sprintf("the registry's answer for %s has %d bytes, not the %d its manifest says (the manifest or the registry is wrong)", e.Ref, e.Got, e.Want)
+}
+
+// sizedReader fails a read past want bytes, or an end before them.
+type sizedReader struct {
+	io.ReadCloser
+	ref  name.Digest
+	want int64
+	n    int64
+}
+
+func (r *sizedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n += int64(n)
+	switch {
+	case r.n > r.want:
+		return 0, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
+	case err == io.EOF && r.n < r.want:
+		return n, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
+	}
+	return n, err
 }
 
 // referrers lists what refers to digest d in repo: cosign-style tags
