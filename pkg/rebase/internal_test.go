@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -293,6 +294,46 @@ func TestReferrersScope(t *testing.T) {
 		}
 		if got := referrersScope(r); got != want {
 			t.Errorf("referrersScope(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The typed decoder and the byte editor must read the same document: keys
+// that differ only in case, or spelled other than their field, are refused
+// at every level the typed decoder reads; maps (annotations, labels) are
+// case-sensitive and keep such keys; exact duplicates are refused anywhere.
+func TestCheckKeys(t *testing.T) {
+	for _, c := range []struct {
+		doc  string
+		typ  reflect.Type
+		want string // "" when accepted
+	}{
+		{`{"schemaVersion":2,"layers":[],"Layers":[]}`, manifestType,
+			`the manifest has the JSON keys "layers" and "Layers", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"schemaVersion":2,"Layers":[]}`, manifestType,
+			`the manifest has the JSON key "Layers" where the field is "layers": JSON readers disagree on whether it counts`},
+		{`{"layers":[{"digest":"sha256:00"},{"mediaType":"a","MediaType":"b"}]}`, manifestType,
+			`the manifest's layers[1] has the JSON keys "mediaType" and "MediaType", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"manifests":[{"platform":{"os":"linux","OS":"windows"}}]}`, indexType,
+			`the index's manifests[0].platform has the JSON keys "os" and "OS", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"config":{"User":"0","user":"65532"}}`, configType,
+			`the config's config has the JSON keys "User" and "user", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"history":[{"created_by":"a"},{"Created_By":"b"}]}`, configType,
+			`the config's history[1] has the JSON key "Created_By" where the field is "created_by": JSON readers disagree on whether it counts`},
+		{`{"config":{"Healthcheck":{"test":["x"]}}}`, configType,
+			`the config's config.Healthcheck has the JSON key "test" where the field is "Test": JSON readers disagree on whether it counts`},
+		{`{"annotations":{"a":"1","a":"2"}}`, manifestType,
+			`the manifest's annotations has the JSON key "a" twice: JSON readers disagree on which one counts`},
+		// The Kelvin sign folds to k, as encoding/json folds it.
+		{"{\"schemaVersion\":2,\"\u212Aey\":1,\"layers\":[]}", manifestType, ""},
+		{"{\"config\":{\"WorkingDir\":\"/\",\"Wor\u212AingDir\":\"/x\"}}", configType,
+			"the config's config has the JSON keys \"WorkingDir\" and \"Wor\u212AingDir\", which differ only in case: JSON readers disagree on which one counts"},
+		{`{"annotations":{"a":"1","A":"2"},"layers":[{"annotations":{"x":"1","X":"2"}}],"x-ext":{"f":1,"F":2}}`, manifestType, ""},
+		{`{"config":{"Labels":{"a":"1","A":"2"},"Env":["A=1"]},"rootfs":{"diff_ids":["sha256:00"]}}`, configType, ""},
+	} {
+		err := checkKeys([]byte(c.doc), c.typ, "the "+map[reflect.Type]string{manifestType: "manifest", indexType: "index", configType: "config"}[c.typ])
+		if got := fmt.Sprint(err); c.want == "" && err != nil || c.want != "" && got != c.want {
+			t.Errorf("checkKeys(%s)\n got %v\nwant %s", c.doc, err, c.want)
 		}
 	}
 }

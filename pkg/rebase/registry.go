@@ -127,9 +127,13 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: d.Manifest}
 	switch {
 	case d.MediaType.IsIndex():
-		f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(d.Manifest, indexType, "the index"); err == nil {
+			f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		}
 	case d.MediaType.IsImage():
-		f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(d.Manifest, manifestType, "the manifest"); err == nil {
+			f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
+		}
 	default:
 		err = fmt.Errorf("unsupported media type %q", d.MediaType)
 	}
@@ -142,13 +146,17 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 // maxConfigSize bounds the config blobs we read into memory.
 const maxConfigSize = 64 << 20
 
-// blob reads a small blob (a config) from repo, verifying its digest.
+// blob reads a config from repo, verifying its digest, and checks that the
+// typed decoder and the byte editor read the same document (checkKeys).
 func (r *Rebaser) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
 	var b []byte
 	err := r.retry(ctx, func() (err error) {
 		b, err = r.readBlob(ctx, repo, d)
 		return err
 	})
+	if err == nil {
+		err = checkKeys(b, configType, "the config")
+	}
 	return b, err
 }
 

@@ -220,3 +220,50 @@ func TestCrossRegistryLayerSizeNamed(t *testing.T) {
 		t.Errorf("the reason is net/http's: %s", res.Reason)
 	}
 }
+
+// reshaped pushes app (a single image) again, by digest, with its manifest's
+// bytes changed by edit.
+func (w *world) reshaped(app string, edit func(string) string) string {
+	w.t.Helper()
+	d := w.get(app)
+	return w.putManifest(repoOf(app), []byte(edit(string(d.Manifest))), d.MediaType)
+}
+
+// 4. Keys that differ only in case: the typed decoder and the byte editor
+// would read two documents. A manifest with only "Layers" (a panic once), one
+// with a decoy "layers" before the real "Layers" (edited in the decoy and
+// pushed broken once), a config whose "Architecture" follows its
+// "architecture": each refused, naming the image and the keys; nothing
+// pushed.
+func TestKeysDifferingInCaseRefused(t *testing.T) {
+	w := newWorld(t)
+	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable", Platforms: []v1.Platform{amd64}})
+	onlyUpper := w.reshaped(app, func(s string) string { return strings.Replace(s, `"layers":`, `"Layers":`, 1) })
+	decoy := w.reshaped(app, func(s string) string {
+		i := strings.Index(s, `"layers":`)
+		j := strings.Index(s[i:], "]") + i + 1
+		return s[:j] + `,"Layers":` + s[i+len(`"layers":`):j] + s[j:]
+	})
+	m := w.manifest(app)
+	cfg := strings.Replace(string(w.rawConfig(app, m)), `"architecture":"amd64"`, `"architecture":"amd64","Architecture":"arm64"`, 1)
+	cd := w.putBlob("app", []byte(cfg))
+	cfgCase := w.reshaped(app, func(s string) string {
+		s = strings.Replace(s, m.Config.Digest.String(), cd.String(), 1)
+		return strings.Replace(s, fmt.Sprintf(`"size":%d`, m.Config.Size), fmt.Sprintf(`"size":%d`, len(cfg)), 1)
+	})
+	w.reg.Reset()
+	for _, c := range []struct{ ref, want string }{
+		{onlyUpper, "image: " + onlyUpper + `: the manifest has the JSON key "Layers" where the field is "layers": JSON readers disagree on whether it counts`},
+		{decoy, "image: " + decoy + `: the manifest has the JSON keys "layers" and "Layers", which differ only in case: JSON readers disagree on which one counts`},
+		{cfgCase, "config " + cd.String() + `: the config has the JSON keys "architecture" and "Architecture", which differ only in case: JSON readers disagree on which one counts`},
+	} {
+		res := newRebaser().Rebase(w.ctx, c.ref)
+		w.wantFailed(res, c.want)
+		if res.Reason != c.want {
+			t.Errorf("reason\n got %s\nwant %s", res.Reason, c.want)
+		}
+	}
+	if wr := w.reg.Writes(); len(wr) > 0 {
+		t.Errorf("pushed %v", wr)
+	}
+}
