@@ -225,6 +225,7 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	if err := c.set("size", cfgSize); err != nil {
 		return nil, err
 	}
+	c.del("data") // the old config's bytes, embedded: the blob is pushed instead
 	cb, err := c.bytes()
 	if err != nil {
 		return nil, err

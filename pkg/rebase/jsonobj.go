@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -101,6 +102,11 @@ func (o *object) setRaw(key string, v json.RawMessage) {
 		}
 	}
 	o.members = append(o.members, member{key: key, value: v})
+}
+
+// del removes key, if present.
+func (o *object) del(key string) {
+	o.members = slices.DeleteFunc(o.members, func(m member) bool { return m.key == key })
 }
 
 // set marshals v as the value of key.

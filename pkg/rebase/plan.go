@@ -306,7 +306,7 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 }
 
 // rebaseDescriptor is a rebased child's index descriptor: the new digest
-// and size, the os.version of the new base (a Windows patch level), and its
+// and size (and no embedded data, which would be the old manifest's), the os.version of the new base (a Windows patch level), and its
 // copy of the base annotations updated, when it has one.
 func (r *Rebaser) rebaseDescriptor(raw json.RawMessage, p *platformPlan) ([]byte, error) {
 	o, err := parseObject(raw)
@@ -317,6 +317,7 @@ func (r *Rebaser) rebaseDescriptor(raw json.RawMessage, p *platformPlan) ([]byte
 	if err := o.set("size", len(p.manifest.b)); err != nil {
 		return nil, err
 	}
+	o.del("data") // the old manifest's bytes, embedded: the manifest is pushed instead
 	if err := r.descriptorBase(o, p); err != nil {
 		return nil, err
 	}

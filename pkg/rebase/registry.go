@@ -3,6 +3,7 @@ package rebase
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,10 +138,52 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 	default:
 		err = fmt.Errorf("unsupported media type %q", d.MediaType)
 	}
+	if err == nil {
+		err = f.checkData()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	return f, nil
+}
+
+// checkData verifies the content a descriptor embeds (data, base64, as the
+// image-spec allows) against its digest and size, on every descriptor of
+// the manifest: go-containerregistry, and so crane and ko, use the
+// embedded bytes in place of the blob, and fail on a mismatch.
+func (f *fetched) checkData() error {
+	type named struct {
+		where string
+		d     *v1.Descriptor
+	}
+	var ds []named
+	if f.index != nil {
+		for i := range f.index.Manifests {
+			ds = append(ds, named{fmt.Sprintf("the index's manifests[%d]", i), &f.index.Manifests[i]})
+		}
+		ds = append(ds, named{"the index's subject", f.index.Subject})
+	}
+	if f.manifest != nil {
+		ds = append(ds, named{"the manifest's config", &f.manifest.Config})
+		for i := range f.manifest.Layers {
+			ds = append(ds, named{fmt.Sprintf("the manifest's layers[%d]", i), &f.manifest.Layers[i]})
+		}
+		ds = append(ds, named{"the manifest's subject", f.manifest.Subject})
+	}
+	for _, n := range ds {
+		if n.d == nil || n.d.Data == nil {
+			continue
+		}
+		hasher, err := v1.Hasher(n.d.Digest.Algorithm)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.where, err)
+		}
+		hasher.Write(n.d.Data)
+		if h := (v1.Hash{Algorithm: n.d.Digest.Algorithm, Hex: hex.EncodeToString(hasher.Sum(nil))}); h != n.d.Digest || int64(len(n.d.Data)) != n.d.Size {
+			return fmt.Errorf("%s embeds data (%d bytes, %s) that is not its content (%d bytes, %s): readers that use the embedded bytes get something else than the blob", n.where, len(n.d.Data), h, n.d.Size, n.d.Digest)
+		}
+	}
+	return nil
 }
 
 // maxConfigSize bounds the config blobs we read into memory.

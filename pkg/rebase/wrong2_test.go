@@ -2,6 +2,7 @@ package rebase_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -262,6 +263,46 @@ func TestKeysDifferingInCaseRefused(t *testing.T) {
 		if res.Reason != c.want {
 			t.Errorf("reason\n got %s\nwant %s", res.Reason, c.want)
 		}
+	}
+	if wr := w.reg.Writes(); len(wr) > 0 {
+		t.Errorf("pushed %v", wr)
+	}
+}
+
+// 3. Descriptors that embed their content (data): the rebased config
+// descriptors and index descriptors carry no old bytes (Verify checks every
+// embedded data against its digest, as go-containerregistry does), and a
+// second run is up to date. A descriptor whose data is not its content is
+// refused, naming it.
+func TestEmbeddedDataNotKeptStale(t *testing.T) {
+	w := newWorld(t)
+	app := w.must(w.pusher().EmbeddedDataApp("emb"))
+	im := w.index(app)
+	if im.Manifests[0].Data == nil || w.manifest(w.ref("emb/app@"+im.Manifests[0].Digest.String())).Config.Data == nil {
+		t.Fatal("the crafted app embeds nothing: the test shows nothing")
+	}
+	res := w.mustRebase(app)
+	for _, d := range w.index(res.Output).Manifests {
+		m := w.manifest(w.ref("emb/app@" + d.Digest.String()))
+		if d.Data != nil || m.Config.Data != nil {
+			t.Errorf("%s: the rebased descriptors still embed data", d.Digest)
+		}
+	}
+	if again := newRebaser().Rebase(w.ctx, res.Output); again.Action != rebase.UpToDate {
+		t.Errorf("second run: %s (%s)", again.Action, again.Reason)
+	}
+
+	bad := w.must(w.pusher().BadDataApp("bad"))
+	child := w.index(bad).Manifests[0]
+	m := w.manifest(w.ref("bad/app@" + child.Digest.String()))
+	sum := sha256.Sum256(m.Config.Data)
+	w.reg.Reset()
+	res = newRebaser().Rebase(w.ctx, bad)
+	want := fmt.Sprintf("linux/amd64 manifest %s: %s: the manifest's config embeds data (%d bytes, sha256:%x) that is not its content (%d bytes, %s): readers that use the embedded bytes get something else than the blob",
+		child.Digest, w.ref("bad/app@"+child.Digest.String()), len(m.Config.Data), sum, m.Config.Size, m.Config.Digest)
+	w.wantFailed(res, want)
+	if res.Reason != want {
+		t.Errorf("reason\n got %s\nwant %s", res.Reason, want)
 	}
 	if wr := w.reg.Writes(); len(wr) > 0 {
 		t.Errorf("pushed %v", wr)
