@@ -337,3 +337,39 @@ func TestCheckKeys(t *testing.T) {
 		}
 	}
 }
+
+// A child is an attestation or artifact only when it says so; a child
+// without a platform may be an image.
+func TestNotAnImage(t *testing.T) {
+	img := v1.Descriptor{MediaType: types.OCIManifestSchema1}
+	for _, c := range []struct {
+		d    v1.Descriptor
+		want string
+	}{
+		{img, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: string(types.OCIConfigJSON)}, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}, "attestation-manifest"},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json"}, "application/vnd.dev.sigstore.bundle.v0.3+json"},
+		{v1.Descriptor{MediaType: "application/vnd.example+json"}, "application/vnd.example+json"},
+	} {
+		if got := notAnImage(c.d); got != c.want {
+			t.Errorf("notAnImage(%+v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	layer := v1.Descriptor{MediaType: types.OCILayer}
+	for _, c := range []struct {
+		m    v1.Manifest
+		want string
+	}{
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.OCIConfigJSON}, Layers: []v1.Descriptor{layer}}, ""},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.DockerConfigJSON}}, ""},
+		{v1.Manifest{ArtifactType: "application/spdx+json", Config: v1.Descriptor{MediaType: types.OCIConfigJSON}}, "application/spdx+json"},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json"}}, "application/vnd.oci.empty.v1+json"},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.OCIConfigJSON}, Layers: []v1.Descriptor{{MediaType: "application/vnd.in-toto+json"}}}, "application/vnd.in-toto+json"},
+	} {
+		if got := artifactManifest(&c.m); got != c.want {
+			t.Errorf("artifactManifest(%+v) = %q, want %q", c.m, got, c.want)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"golang.org/x/sync/errgroup"
 )
@@ -161,8 +160,8 @@ func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *f
 	}
 	for i, d := range top.index.Manifests {
 		children[i].desc = d
-		if !isPlatformImage(d) {
-			children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), kindOf(d))
+		if why := notAnImage(d); why != "" {
+			children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), why)
 			continue
 		}
 		g.Go(func() error {
@@ -176,7 +175,20 @@ func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *f
 				set(i, nil, err)
 				return err
 			}
-			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &d, inherited)
+			desc := d
+			if !knownPlatform(d.Platform) {
+				// No platform in the index (it is optional): the child
+				// says whether it is an artifact, else its config names
+				// its platform, as it does for a single image.
+				if why := artifactManifest(f.manifest); why != "" {
+					mu.Lock()
+					children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), why)
+					mu.Unlock()
+					return nil
+				}
+				desc.Platform = nil
+			}
+			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &desc, inherited)
 			set(i, p, err)
 			var s *SkipError
 			if errors.As(err, &s) && !r.o.strict {
@@ -347,17 +359,4 @@ func (r *Rebaser) descriptorBase(o *object, p *platformPlan) error {
 		anns = append([]annotation{{AnnotationBaseName, r.o.newBase}}, anns...)
 	}
 	return setAnnotations(o, anns)
-}
-
-func kindOf(d v1.Descriptor) string {
-	if t := d.Annotations["vnd.docker.reference.type"]; t != "" {
-		return t
-	}
-	if d.ArtifactType != "" && !types.MediaType(d.ArtifactType).IsConfig() {
-		return d.ArtifactType
-	}
-	if !d.MediaType.IsImage() {
-		return string(d.MediaType)
-	}
-	return "not a platform image"
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,5 +307,63 @@ func TestEmbeddedDataNotKeptStale(t *testing.T) {
 	}
 	if wr := w.reg.Writes(); len(wr) > 0 {
 		t.Errorf("pushed %v", wr)
+	}
+}
+
+// 2. An index child without a platform (the image-spec makes it optional)
+// whose config says linux/arm64 is an image, not an attestation: rebased
+// like the others, from its config's platform, and kept in the index; the
+// attestation beside it (vnd.docker.reference.type) is still dropped.
+func TestChildWithoutPlatformRebased(t *testing.T) {
+	w := newWorld(t)
+	app := w.must(w.pusher().PlatformlessApp("nop"))
+	var old, att string
+	for _, d := range w.index(app).Manifests {
+		switch {
+		case d.Platform == nil && d.Annotations["vnd.docker.reference.type"] != "":
+			att = d.Digest.String()
+		case d.Platform == nil:
+			old = d.Digest.String()
+		}
+	}
+	if old == "" || att == "" {
+		t.Fatal("the crafted app has no platformless image and attestation: the test shows nothing")
+	}
+	res := w.mustRebase(app, rebase.WithStrict(true))
+	if want := []string{att + " (unknown, attestation-manifest)"}; !slices.Equal(res.Dropped, want) {
+		t.Errorf("dropped %v, want the attestation alone: %v", res.Dropped, want)
+	}
+	im := w.index(res.Output)
+	if len(im.Manifests) != 2 {
+		t.Fatalf("%d children, want 2", len(im.Manifests))
+	}
+	v2 := w.index(w.ref("nop/base:v2"))
+	for _, d := range im.Manifests {
+		if d.Platform != nil {
+			continue
+		}
+		m := w.manifest(w.ref("nop/app@" + d.Digest.String()))
+		if d.Digest.String() == old || w.config(res.Output, m).Architecture != "arm64" {
+			t.Errorf("the platformless child %s was not rebased as arm64", d.Digest)
+		}
+		var arm string
+		for _, b := range v2.Manifests {
+			if b.Platform.Architecture == "arm64" {
+				arm = b.Digest.String()
+			}
+		}
+		if got := m.Annotations[rebase.AnnotationBaseDigest]; got != arm {
+			t.Errorf("platformless child on %s, want the new base's arm64 %s", got, arm)
+		}
+	}
+	var found bool
+	for _, p := range res.Platforms {
+		found = found || p.Platform == "linux/arm64/v8" && p.Action == rebase.Rebased
+	}
+	if !found {
+		t.Errorf("no rebased linux/arm64 in the report: %+v", res.Platforms)
+	}
+	if again := newRebaser().Rebase(w.ctx, res.Output); again.Action != rebase.UpToDate {
+		t.Errorf("second run: %s (%s)", again.Action, again.Reason)
 	}
 }

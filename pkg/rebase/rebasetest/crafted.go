@@ -366,18 +366,18 @@ func (p Pusher) putJSON(repo string, v any, mt types.MediaType) (v1.Descriptor, 
 }
 
 // reshapedApp pushes repo/base:v1 (tagged stable), an app on it (an index
-// of both Platforms), the app again with edit applied to each child's
+// of both Platforms, and an attestation child when attest), the app again with edit applied to each child's
 // manifest and to the index's descriptor of it (the child's manifest bytes
 // are in d.Data when edit is called, to embed or drop), then repo/base:v2,
 // and moves stable to it. It returns the reshaped app by digest.
-func (p Pusher) reshapedApp(repo string, edit func(i int, m *v1.Manifest, cfg []byte, d *v1.Descriptor)) (string, error) {
+func (p Pusher) reshapedApp(repo string, attest bool, edit func(i int, m *v1.Manifest, cfg []byte, d *v1.Descriptor)) (string, error) {
 	if _, err := PushBase(p.Ctx, p.Ref(repo+"/base:v1"), BaseSpec{Version: "v1"}, p.Opts...); err != nil {
 		return "", err
 	}
 	if err := p.Tag(repo+"/base:v1", repo+"/base:stable"); err != nil {
 		return "", err
 	}
-	d, err := PushApp(p.Ctx, p.Ref(repo+"/app:v1"), AppSpec{Base: p.Ref(repo + "/base:stable"), Name: repo}, p.Opts...)
+	d, err := PushApp(p.Ctx, p.Ref(repo+"/app:v1"), AppSpec{Base: p.Ref(repo + "/base:stable"), Name: repo, Attestation: attest}, p.Opts...)
 	if err != nil {
 		return "", err
 	}
@@ -441,7 +441,7 @@ func (p Pusher) reshapedApp(repo string, edit func(i int, m *v1.Manifest, cfg []
 // platform manifest in its descriptor, as the image-spec allows: the
 // rebased descriptors must not keep the old bytes.
 func (p Pusher) EmbeddedDataApp(repo string) (string, error) {
-	return p.reshapedApp(repo, func(_ int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
+	return p.reshapedApp(repo, false, func(_ int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
 		m.Config.Data = cfg
 	})
 }
@@ -449,7 +449,7 @@ func (p Pusher) EmbeddedDataApp(repo string) (string, error) {
 // BadDataApp is EmbeddedDataApp with the first platform's config
 // descriptor embedding bytes that are not its config.
 func (p Pusher) BadDataApp(repo string) (string, error) {
-	return p.reshapedApp(repo, func(i int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
+	return p.reshapedApp(repo, false, func(i int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
 		m.Config.Data = cfg
 		if i == 0 {
 			m.Config.Data = bytes.Replace(cfg, []byte(`"amd64"`), []byte(`"arm64"`), 1)
@@ -459,11 +459,12 @@ func (p Pusher) BadDataApp(repo string) (string, error) {
 
 // PlatformlessApp is an app whose arm64 child has no platform in the
 // index (the image-spec makes it optional): its config says linux/arm64,
-// and it carries the base annotations as ko writes them.
+// and it carries the base annotations as ko writes them. Beside it, a
+// buildkit-style attestation child, without a platform either.
 func (p Pusher) PlatformlessApp(repo string) (string, error) {
-	return p.reshapedApp(repo, func(i int, _ *v1.Manifest, _ []byte, d *v1.Descriptor) {
+	return p.reshapedApp(repo, true, func(i int, _ *v1.Manifest, _ []byte, d *v1.Descriptor) {
 		d.Data = nil
-		if d.Platform != nil && d.Platform.Architecture == "arm64" {
+		if d.Platform != nil && (d.Platform.Architecture == "arm64" || d.Platform.Architecture == "unknown") {
 			d.Platform = nil
 		}
 	})
