@@ -127,7 +127,7 @@ func TestRedirectedManifestChecked(t *testing.T) {
 	w := newWorld(t)
 	app := w.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
 	byTag := func(r *http.Request) bool { return r.URL.Path == "/v2/base/manifests/stable" }
-	for _, c := range []redirector{
+	for _, c := range []*redirector{
 		{hops: 1, onFinal: true},
 		{hops: 1, onFirst: true},
 		{hops: 3, onFirst: true, onFinal: true},
@@ -135,7 +135,7 @@ func TestRedirectedManifestChecked(t *testing.T) {
 		t.Run(fmt.Sprintf("hops=%d,first=%v,final=%v", c.hops, c.onFirst, c.onFinal), func(t *testing.T) {
 			w.reg.Reset()
 			c.origin, c.match, c.corrupt = w.reg.Host, byTag, true
-			res := newRebaser(rebase.WithTransport(&c)).Rebase(w.ctx, app)
+			res := newRebaser(rebase.WithTransport(c)).Rebase(w.ctx, app)
 			w.wantFailed(res, "new base "+w.ref("base:stable")+": the registry's answer for "+w.ref("base:stable")+" does not match its digest (Docker-Content-Digest sha256:")
 			var mm *rebase.DigestMismatchError
 			if !errors.As(res.Err, &mm) || mm.Ref != w.ref("base:stable") || mm.Header == mm.Body {
