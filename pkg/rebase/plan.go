@@ -318,8 +318,9 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 }
 
 // rebaseDescriptor is a rebased child's index descriptor: the new digest
-// and size (and no embedded data, which would be the old manifest's), the os.version of the new base (a Windows patch level), and its
-// copy of the base annotations updated, when it has one.
+// and size (and no embedded data, which would be the old manifest's), the
+// os.version of the new base (a Windows patch level), and its copy of the
+// base annotations updated, when it has one.
 func (r *Rebaser) rebaseDescriptor(raw json.RawMessage, p *platformPlan) ([]byte, error) {
 	o, err := parseObject(raw)
 	if err != nil {
