@@ -257,3 +257,200 @@ func TestCorruptTagAnswerOnTheRealRegistry(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The base's registry redirects its manifest by tag to another host (as
+// registry.k8s.io does for all of its API), which changes one byte: both an
+// image on the same registry and one on another are refused with the
+// digest check, and nothing is pushed. The same redirects with the bytes
+// untouched: both rebased, verified, and a second run changes nothing.
+func TestRedirectedTagAnswerOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cdn, err := faultproxy.New(suite.host, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdn.Close()
+	front, err := faultproxy.New(suite.host, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer front.Close()
+	areg, err := startRegistry(ctx, filepath.Join(t.TempDir(), "registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer areg.stop()
+	p := rebasetest.Pusher{Ctx: ctx, Host: front.Host}
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = rebasetest.PushBase(ctx, p.Ref("redir/base:v1"), rebasetest.BaseSpec{Version: "v1"})
+	check(err)
+	check(p.Tag("redir/base:v1", "redir/base:stable"))
+	d, err := rebasetest.PushApp(ctx, p.Ref("redir/app:v1"), rebasetest.AppSpec{Base: p.Ref("redir/base:stable")})
+	check(err)
+	app := p.Ref("redir/app@" + d.String())
+	d, err = rebasetest.PushApp(ctx, areg.Host+"/redir/app:v1", rebasetest.AppSpec{Base: p.Ref("redir/base:stable"), Name: "cross"})
+	check(err)
+	cross := areg.Host + "/redir/app@" + d.String()
+	_, err = rebasetest.PushBase(ctx, p.Ref("redir/base:v2"), rebasetest.BaseSpec{Version: "v2"})
+	check(err)
+	check(p.Tag("redir/base:v2", "redir/base:stable"))
+
+	_, cdnPort, _ := strings.Cut(cdn.Host, ":")
+	// The manifest by tag, as asked of the registry (front) and of the CDN.
+	byTag := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.TrimPrefix(r.URL.Path, faultproxy.CDNPrefix) == "/v2/redir/base/manifests/stable"
+	}
+	front.Set(faultproxy.Config{Redirect: func(r *http.Request) string {
+		if byTag(r) {
+			return "localhost:" + cdnPort
+		}
+		return ""
+	}})
+	cdn.Set(faultproxy.Config{Corrupt: byTag})
+	var before []map[string]string
+	for _, r := range []*registry{suite.reg, areg} {
+		s, err := r.apiState(ctx)
+		check(err)
+		before = append(before, s)
+	}
+	in := app + "\n" + cross + "\n"
+	code, out, errs := runStream(t, t.TempDir(), in, "-j", "1")
+	want := "new base " + p.Ref("redir/base:stable") + ": the registry's answer for " + p.Ref("redir/base:stable") + " does not match its digest (Docker-Content-Digest sha256:"
+	if code != 1 || out != in || !strings.Contains(errs, app+": error: linux/amd64: "+want) || !strings.Contains(errs, cross+": error: linux/amd64: "+want) {
+		t.Errorf("exit %d, output %q; stderr:\n%s\nwant both lines echoed, refused with %q", code, out, errs, want)
+	}
+	if front.Stats().Redirected == 0 || cdn.Stats().Corrupted == 0 {
+		t.Errorf("redirected %d, corrupted %d: the test shows nothing", front.Stats().Redirected, cdn.Stats().Corrupted)
+	}
+	for i, r := range []*registry{suite.reg, areg} {
+		after, err := r.apiState(ctx)
+		check(err)
+		if d := snapshotDiff(before[i], after); d != "" {
+			t.Errorf("the refused lines changed the registry:\n%s", d)
+		}
+	}
+
+	// Redirected, untouched: rebased.
+	cdn.Set(faultproxy.Config{})
+	code, out, errs = runStream(t, t.TempDir(), in, "-j", "1")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 2 || lines[0] == app || lines[1] == cross {
+		t.Fatalf("redirected, untouched: exit %d, output %q; stderr:\n%s", code, out, errs)
+	}
+	for _, l := range lines {
+		if err := rebasetest.Verify(ctx, l); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
+	code, again, errs := runStream(t, t.TempDir(), out)
+	if code != 0 || again != out || !strings.Contains(errs, "up to date 2,") {
+		t.Errorf("second run: exit %d, output %q; stderr:\n%s", code, again, errs)
+	}
+}
+
+// The second round's shapes (issue 16) on the real registry, through the
+// real binary: descriptors that embed their content are rebased without
+// the old bytes; one whose embedded data is not its content is refused,
+// naming it; an index child without a platform is rebased from its
+// config's, the attestation beside it dropped.
+func TestRound2ShapesOnTheRealRegistry(t *testing.T) {
+	need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := rebasetest.Pusher{Ctx: ctx, Host: suite.host}
+	must := func(ref string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	emb := must(p.EmbeddedDataApp("round2/emb"))
+	bad := must(p.BadDataApp("round2/bad"))
+	nop := must(p.PlatformlessApp("round2/nop"))
+
+	in := emb + "\n" + bad + "\n" + nop + "\n"
+	code, out, errs := runStream(t, t.TempDir(), in, "-j", "1")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 1 || len(lines) != 3 {
+		t.Fatalf("exit %d, %d lines, want 1 and 3; output %q; stderr:\n%s", code, len(lines), out, errs)
+	}
+	for i, ref := range []string{emb, nop} {
+		got := lines[[]int{0, 2}[i]]
+		if got == ref || !strings.HasPrefix(got, strings.Split(ref, "@")[0]+"@sha256:") {
+			t.Errorf("%s: output %q, want it rebased", ref, got)
+			continue
+		}
+		if err := rebasetest.Verify(ctx, got); err != nil {
+			t.Errorf("%s: %v", got, err)
+		}
+	}
+	if lines[1] != bad {
+		t.Errorf("%s: output %q, want the input echoed", bad, lines[1])
+	}
+	if want := ": the manifest's config embeds data ("; !strings.Contains(errs, bad+": error: linux/amd64 manifest sha256:") || !strings.Contains(errs, want) ||
+		!strings.Contains(errs, "that is not its content (") {
+		t.Errorf("stderr does not refuse %s for its config's data:\n%s", bad, errs)
+	}
+	// The platformless child is in the result, rebased as arm64; the
+	// attestation is not.
+	r, err := name.ParseReference(lines[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arch []string
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		arch = append(arch, cf.Architecture)
+	}
+	if strings.Join(arch, " ") != "amd64 arm64" {
+		t.Errorf("the rebased index holds %v, want amd64 and arm64 (the platformless child kept, the attestation dropped)", arch)
+	}
+	// Embedded data: none left stale (Verify checked), and crane's reading
+	// of the config works (go-containerregistry verifies embedded data).
+	r, err = name.ParseReference(lines[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx, err = remote.Index(r, remote.WithContext(ctx)); err == nil {
+		im, err = idx.IndexManifest()
+		for _, d := range im.Manifests {
+			img, err := idx.Image(d.Digest)
+			if err == nil {
+				_, err = img.ConfigFile()
+			}
+			if err != nil {
+				t.Errorf("%s child %s: %v", lines[0], d.Digest, err)
+			}
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, again, errs := runStream(t, t.TempDir(), out)
+	if code != 1 || again != out || !strings.Contains(errs, "rebased 0, up to date 2, skipped 0, failed 1") {
+		t.Errorf("second run: exit %d, output changed %v; stderr:\n%s", code, again != out, errs)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +53,23 @@ type Config struct {
 	// Docker-Content-Digest included: a proxy or cache that mangles what
 	// it serves.
 	Corrupt func(*http.Request) bool
+	// Redirect, when set and returning a host (host:port), answers the
+	// request with 307 Temporary Redirect to that host, in plain HTTP,
+	// without forwarding it and without a Docker-Content-Digest, at a path
+	// that is not a registry API path: CDNPrefix and the request's path and
+	// query. registry.k8s.io sends every API request to another host like
+	// that, and CDNs answer at paths of their own. Point it at a second
+	// Proxy in front of the same registry (by another name for the loopback
+	// address, such as localhost:PORT: clients treat a redirect to another
+	// loopback IP as an attack), which forwards what it gets under
+	// CDNPrefix as the path it was redirected from, with Corrupt set on
+	// that one for a CDN that mangles what it serves.
+	Redirect func(*http.Request) string
 }
+
+// CDNPrefix starts the paths Config.Redirect sends requests to; every Proxy
+// forwards a request under it as the path that follows.
+const CDNPrefix = "/_cdn"
 
 // Stats counts what the proxy saw and did.
 type Stats struct {
@@ -65,6 +82,7 @@ type Stats struct {
 	ConnsCut    int64 // connections closed at accept
 	Answered    int64 // answered by Config.Answer
 	Corrupted   int64 // answers changed by Config.Corrupt
+	Redirected  int64 // answered 307 by Config.Redirect
 	Hung        int64 // requests that got no answer because the proxy was down
 	BytesSent   int64 // bytes of the registry's answer bodies passed on whole
 }
@@ -91,7 +109,7 @@ type Proxy struct {
 
 	n, nBody, nBare, conns, cutsBody, cutsBare                    atomic.Int64
 	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
-	connsCut, answered, hung, corrupted, sent                     atomic.Int64
+	connsCut, answered, hung, corrupted, sent, redirected         atomic.Int64
 
 	trailMu sync.Mutex
 	trail   []Entry
@@ -163,13 +181,13 @@ func (p *Proxy) Stats() Stats {
 		Requests: p.requests.Load(), Forwarded: p.forwarded.Load(), Unavailable: p.unavailable.Load(),
 		Cut: p.cut.Load(), CutUploads: p.cutUploads.Load(), CutAnswers: p.cutAnswers.Load(),
 		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(), Corrupted: p.corrupted.Load(),
-		BytesSent: p.sent.Load(),
+		BytesSent: p.sent.Load(), Redirected: p.redirected.Load(),
 	}
 }
 
 // ResetStats zeroes the counters (not the fault schedule).
 func (p *Proxy) ResetStats() {
-	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted, &p.sent} {
+	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted, &p.sent, &p.redirected} {
 		c.Store(0)
 	}
 	p.trailMu.Lock()
@@ -237,6 +255,14 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 		if code := cfg.Answer(req); code != 0 {
 			p.answered.Add(1)
 			registryError(w, code)
+			return
+		}
+	}
+	if cfg.Redirect != nil {
+		if to := cfg.Redirect(req); to != "" {
+			p.redirected.Add(1)
+			w.Header().Set("Location", "http://"+to+CDNPrefix+req.URL.RequestURI())
+			w.WriteHeader(http.StatusTemporaryRedirect)
 			return
 		}
 	}
@@ -319,6 +345,9 @@ func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
 	p.forwarded.Add(1)
 	u := *req.URL
 	u.Scheme, u.Host = p.upstream.Scheme, p.upstream.Host
+	if rest, ok := strings.CutPrefix(u.Path, CDNPrefix+"/"); ok {
+		u.Path, u.RawPath = "/"+rest, ""
+	}
 	out, err := http.NewRequestWithContext(req.Context(), req.Method, u.String(), req.Body)
 	if err != nil {
 		return nil, nil, err

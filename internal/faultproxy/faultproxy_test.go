@@ -114,3 +114,54 @@ func TestCorrupt(t *testing.T) {
 		t.Errorf("corrupted %d answers, want 1", s.Corrupted)
 	}
 }
+
+// Redirect: a 307 to the other host, under CDNPrefix, nothing forwarded; a client that follows it gets the other proxy's (corrupted)
+// answer, with the registry's header.
+func TestRedirect(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Docker-Content-Digest", "sha256:abc")
+		io.WriteString(w, `{"config":{"size":123}}`+r.URL.Path+"?"+r.URL.RawQuery)
+	}))
+	defer up.Close()
+	cdn, err := New(up.URL, Config{Corrupt: func(*http.Request) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdn.Close()
+	_, port, _ := strings.Cut(cdn.Host, ":")
+	p, err := New(up.URL, Config{Redirect: func(r *http.Request) string {
+		if strings.HasSuffix(r.URL.Path, "/moved") {
+			return "localhost:" + port
+		}
+		return ""
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(p.URL + "/v2/a/manifests/moved?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusTemporaryRedirect || loc != "http://localhost:"+port+"/_cdn/v2/a/manifests/moved?x=1" ||
+		resp.Header.Get("Docker-Content-Digest") != "" {
+		t.Errorf("%s, Location %q, header %q: want a 307 to the other host without a digest", resp.Status, loc, resp.Header.Get("Docker-Content-Digest"))
+	}
+	resp, err = http.Get(p.URL + "/v2/a/manifests/moved?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"config":{"size":223}}/v2/a/manifests/moved?x=1`; string(b) != want || resp.Header.Get("Docker-Content-Digest") != "sha256:abc" {
+		t.Errorf("followed: %q %v, want %q with the registry's header", b, resp.Header, want)
+	}
+	if s := p.Stats(); s.Redirected != 2 || s.Forwarded != 0 {
+		t.Errorf("front: %d redirected, %d forwarded; want 2, 0", s.Redirected, s.Forwarded)
+	}
+	if s := cdn.Stats(); s.Corrupted != 1 {
+		t.Errorf("cdn: %d corrupted, want 1", s.Corrupted)
+	}
+}

@@ -2,6 +2,7 @@ package rebase
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -177,6 +178,11 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	if err != nil {
 		return nil, fmt.Errorf("new base manifest layers: %w", err)
 	}
+	// checkKeys saw to it that both readings agree; never splice on a
+	// disagreement that got past it.
+	if len(layers) != len(man.Layers) || len(baseLayers) != len(newBase.manifest.Layers) {
+		return nil, errors.New("manifest layers do not parse consistently")
+	}
 	docker := man.MediaType == types.DockerManifestSchema2
 	convert := toOCI
 	if docker {
@@ -219,6 +225,7 @@ func rebaseManifest(raw []byte, man *v1.Manifest, k int, newBase *fetched, cfgDi
 	if err := c.set("size", cfgSize); err != nil {
 		return nil, err
 	}
+	c.del("data") // the old config's bytes, embedded: the blob is pushed instead
 	cb, err := c.bytes()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ func TestObjectKeepsOrderAndBytes(t *testing.T) {
 func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	for host, ok := range map[string]bool{
 		"localhost": true, "127.0.0.1": true, "127.5.6.7": true, "::1": true, "[::1]": true, "registry.localhost": true,
+		"LOCALHOST": true, "LocalHost": true, "REGISTRY.LOCALHOST": true,
 		"10.0.0.1": false, "192.168.1.2": false, "registry.local": false, "example.com": false,
 	} {
 		if isLoopback(host) != ok {
@@ -292,6 +294,102 @@ func TestReferrersScope(t *testing.T) {
 		}
 		if got := referrersScope(r); got != want {
 			t.Errorf("referrersScope(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The typed decoder and the byte editor must read the same document: keys
+// that differ only in case, or spelled other than their field, are refused
+// at every level the typed decoder reads; maps (annotations, labels) are
+// case-sensitive and keep such keys; exact duplicates are refused anywhere.
+func TestCheckKeys(t *testing.T) {
+	for _, c := range []struct {
+		doc  string
+		typ  reflect.Type
+		want string // "" when accepted
+	}{
+		{`{"schemaVersion":2,"layers":[],"Layers":[]}`, manifestType,
+			`the manifest has the JSON keys "layers" and "Layers", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"schemaVersion":2,"Layers":[]}`, manifestType,
+			`the manifest has the JSON key "Layers" where the field is "layers": JSON readers disagree on whether it counts`},
+		{`{"layers":[{"digest":"sha256:00"},{"mediaType":"a","MediaType":"b"}]}`, manifestType,
+			`the manifest's layers[1] has the JSON keys "mediaType" and "MediaType", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"manifests":[{"platform":{"os":"linux","OS":"windows"}}]}`, indexType,
+			`the index's manifests[0].platform has the JSON keys "os" and "OS", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"config":{"User":"0","user":"65532"}}`, configType,
+			`the config's config has the JSON keys "User" and "user", which differ only in case: JSON readers disagree on which one counts`},
+		{`{"history":[{"created_by":"a"},{"Created_By":"b"}]}`, configType,
+			`the config's history[1] has the JSON key "Created_By" where the field is "created_by": JSON readers disagree on whether it counts`},
+		{`{"config":{"Healthcheck":{"test":["x"]}}}`, configType,
+			`the config's config.Healthcheck has the JSON key "test" where the field is "Test": JSON readers disagree on whether it counts`},
+		{`{"annotations":{"a":"1","a":"2"}}`, manifestType,
+			`the manifest's annotations has the JSON key "a" twice: JSON readers disagree on which one counts`},
+		// The Kelvin sign folds to k, as encoding/json folds it.
+		{"{\"schemaVersion\":2,\"\u212Aey\":1,\"layers\":[]}", manifestType, ""},
+		{"{\"config\":{\"WorkingDir\":\"/\",\"Wor\u212AingDir\":\"/x\"}}", configType,
+			"the config's config has the JSON keys \"WorkingDir\" and \"Wor\u212AingDir\", which differ only in case: JSON readers disagree on which one counts"},
+		{`{"annotations":{"a":"1","A":"2"},"layers":[{"annotations":{"x":"1","X":"2"}}],"x-ext":{"f":1,"F":2}}`, manifestType, ""},
+		{`{"config":{"Labels":{"a":"1","A":"2"},"Env":["A=1"]},"rootfs":{"diff_ids":["sha256:00"]}}`, configType, ""},
+	} {
+		err := checkKeys([]byte(c.doc), c.typ, "the "+map[reflect.Type]string{manifestType: "manifest", indexType: "index", configType: "config"}[c.typ])
+		if got := fmt.Sprint(err); c.want == "" && err != nil || c.want != "" && got != c.want {
+			t.Errorf("checkKeys(%s)\n got %v\nwant %s", c.doc, err, c.want)
+		}
+	}
+}
+
+// A child is an attestation or artifact only when it says so; a child
+// without a platform may be an image.
+func TestNotAnImage(t *testing.T) {
+	img := v1.Descriptor{MediaType: types.OCIManifestSchema1}
+	for _, c := range []struct {
+		d    v1.Descriptor
+		want string
+	}{
+		{img, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: string(types.OCIConfigJSON)}, ""},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}, "attestation-manifest"},
+		{v1.Descriptor{MediaType: types.OCIManifestSchema1, ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json"}, "application/vnd.dev.sigstore.bundle.v0.3+json"},
+		{v1.Descriptor{MediaType: "application/vnd.example+json"}, "application/vnd.example+json"},
+	} {
+		if got := notAnImage(c.d); got != c.want {
+			t.Errorf("notAnImage(%+v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	layer := v1.Descriptor{MediaType: types.OCILayer}
+	for _, c := range []struct {
+		m    v1.Manifest
+		want string
+	}{
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.OCIConfigJSON}, Layers: []v1.Descriptor{layer}}, ""},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.DockerConfigJSON}}, ""},
+		{v1.Manifest{ArtifactType: "application/spdx+json", Config: v1.Descriptor{MediaType: types.OCIConfigJSON}}, "application/spdx+json"},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: "application/vnd.oci.empty.v1+json"}}, "application/vnd.oci.empty.v1+json"},
+		{v1.Manifest{Config: v1.Descriptor{MediaType: types.OCIConfigJSON}, Layers: []v1.Descriptor{{MediaType: "application/vnd.in-toto+json"}}}, "application/vnd.in-toto+json"},
+	} {
+		if got := artifactManifest(&c.m); got != c.want {
+			t.Errorf("artifactManifest(%+v) = %q, want %q", c.m, got, c.want)
+		}
+	}
+}
+
+// A base layer's bytes must be as many as its descriptor says, more or
+// fewer: the error names the layer, not the upload.
+func TestSizedReader(t *testing.T) {
+	ref, _ := name.NewDigest("registry.example/base@sha256:" + strings.Repeat("a", 64))
+	for _, c := range []struct {
+		body string
+		want string
+	}{
+		{"0123456789", "the registry's answer for " + ref.String() + " has more than the 8 bytes its manifest says (the manifest or the registry is wrong)"},
+		{"0123", "the registry's answer for " + ref.String() + " has 4 bytes, not the 8 its manifest says (the manifest or the registry is wrong)"},
+		{"01234567", ""},
+	} {
+		_, err := io.ReadAll(&sizedReader{ReadCloser: io.NopCloser(strings.NewReader(c.body)), ref: ref, want: 8})
+		var serr *BlobSizeError
+		if c.want == "" && err != nil || c.want != "" && (!errors.As(err, &serr) || err.Error() != c.want) {
+			t.Errorf("%q: %v, want %q", c.body, err, c.want)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"golang.org/x/sync/errgroup"
 )
@@ -60,7 +59,7 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	if !ok {
 		return nil, ErrNotReference
 	}
-	nref, err := name.ParseReference(ref, r.nameOpts...)
+	nref, err := parseReference(ref, r.nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReference, err)
 	}
@@ -161,8 +160,8 @@ func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *f
 	}
 	for i, d := range top.index.Manifests {
 		children[i].desc = d
-		if !isPlatformImage(d) {
-			children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), kindOf(d))
+		if why := notAnImage(d); why != "" {
+			children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), why)
 			continue
 		}
 		g.Go(func() error {
@@ -176,7 +175,20 @@ func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *f
 				set(i, nil, err)
 				return err
 			}
-			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &d, inherited)
+			desc := d
+			if !knownPlatform(d.Platform) {
+				// No platform in the index (it is optional): the child
+				// says whether it is an artifact, else its config names
+				// its platform, as it does for a single image.
+				if why := artifactManifest(f.manifest); why != "" {
+					mu.Lock()
+					children[i].dropped = fmt.Sprintf("%s (%s, %s)", d.Digest, platformString(d.Platform), why)
+					mu.Unlock()
+					return nil
+				}
+				desc.Platform = nil
+			}
+			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &desc, inherited)
 			set(i, p, err)
 			var s *SkipError
 			if errors.As(err, &s) && !r.o.strict {
@@ -289,7 +301,7 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 		baseName = r.o.newBase
 		anns = append(anns, annotation{AnnotationBaseName, baseName})
 	}
-	if base, err := name.ParseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
+	if base, err := parseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
 		if _, pinned := base.(name.Digest); !pinned || r.o.newBase != "" {
 			nb, err := r.manifest(ctx, base)
 			if err != nil {
@@ -306,8 +318,9 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 }
 
 // rebaseDescriptor is a rebased child's index descriptor: the new digest
-// and size, the os.version of the new base (a Windows patch level), and its
-// copy of the base annotations updated, when it has one.
+// and size (and no embedded data, which would be the old manifest's), the
+// os.version of the new base (a Windows patch level), and its copy of the
+// base annotations updated, when it has one.
 func (r *Rebaser) rebaseDescriptor(raw json.RawMessage, p *platformPlan) ([]byte, error) {
 	o, err := parseObject(raw)
 	if err != nil {
@@ -317,6 +330,7 @@ func (r *Rebaser) rebaseDescriptor(raw json.RawMessage, p *platformPlan) ([]byte
 	if err := o.set("size", len(p.manifest.b)); err != nil {
 		return nil, err
 	}
+	o.del("data") // the old manifest's bytes, embedded: the manifest is pushed instead
 	if err := r.descriptorBase(o, p); err != nil {
 		return nil, err
 	}
@@ -346,17 +360,4 @@ func (r *Rebaser) descriptorBase(o *object, p *platformPlan) error {
 		anns = append([]annotation{{AnnotationBaseName, r.o.newBase}}, anns...)
 	}
 	return setAnnotations(o, anns)
-}
-
-func kindOf(d v1.Descriptor) string {
-	if t := d.Annotations["vnd.docker.reference.type"]; t != "" {
-		return t
-	}
-	if d.ArtifactType != "" && !types.MediaType(d.ArtifactType).IsConfig() {
-		return d.ArtifactType
-	}
-	if !d.MediaType.IsImage() {
-		return string(d.MediaType)
-	}
-	return "not a platform image"
 }

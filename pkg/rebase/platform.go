@@ -23,20 +23,58 @@ func platformString(p *v1.Platform) string {
 }
 
 // isPlatformImage reports whether an index child is an image for a real
-// platform, as opposed to an attestation or other artifact.
+// platform, as opposed to an attestation or other artifact, or a child
+// whose descriptor names no platform.
 func isPlatformImage(d v1.Descriptor) bool {
-	if !d.MediaType.IsImage() || d.Platform == nil {
-		return false
-	}
-	if d.Platform.OS == "" || d.Platform.OS == "unknown" || d.Platform.Architecture == "" || d.Platform.Architecture == "unknown" {
-		return false
-	}
-	if _, ok := d.Annotations["vnd.docker.reference.type"]; ok { // buildkit attestations
-		return false
+	return notAnImage(d) == "" && knownPlatform(d.Platform)
+}
+
+// knownPlatform reports whether p names an os and an architecture.
+func knownPlatform(p *v1.Platform) bool {
+	return p != nil && p.OS != "" && p.OS != "unknown" && p.Architecture != "" && p.Architecture != "unknown"
+}
+
+// notAnImage says what an index child is when its descriptor says it is not
+// an image a user would pull: a buildkit attestation (which names its
+// reference type), an artifact (an artifactType other than an image
+// config's), or not an image manifest at all; "" when it may be an image.
+// A descriptor without a platform is not one: the image-spec makes platform
+// optional, and the child's config says which it is.
+func notAnImage(d v1.Descriptor) string {
+	if t, ok := d.Annotations["vnd.docker.reference.type"]; ok { // buildkit attestations
+		if t == "" {
+			t = "vnd.docker.reference.type"
+		}
+		return t
 	}
 	// go-containerregistry writes the config media type as artifactType of
 	// every image it appends; anything else is an artifact.
-	return d.ArtifactType == "" || types.MediaType(d.ArtifactType).IsConfig()
+	if d.ArtifactType != "" && !types.MediaType(d.ArtifactType).IsConfig() {
+		return d.ArtifactType
+	}
+	if !d.MediaType.IsImage() {
+		return string(d.MediaType)
+	}
+	return ""
+}
+
+// artifactManifest says what an image manifest is when it says it is an
+// artifact rather than an image: an artifactType, a config that is not an
+// image config, or a layer that is not a file system layer (in-toto
+// statements); "" for an image.
+func artifactManifest(m *v1.Manifest) string {
+	switch {
+	case m.ArtifactType != "":
+		return m.ArtifactType
+	case !m.Config.MediaType.IsConfig():
+		return string(m.Config.MediaType)
+	}
+	for _, l := range m.Layers {
+		if !l.MediaType.IsLayer() {
+			return string(l.MediaType)
+		}
+	}
+	return ""
 }
 
 // samePlatform matches the image's own platform exactly: os, architecture,

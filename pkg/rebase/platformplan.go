@@ -87,7 +87,7 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 	if bi.digest == "" {
 		return nil, skipf("the %s annotations have a base.name but no base.digest", bi.where)
 	}
-	base, err := name.ParseReference(bi.name, r.nameOpts...)
+	base, err := parseReference(bi.name, r.nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base.name %q: %w", bi.name, err)
 	}

@@ -239,6 +239,10 @@ func (w *writer) finishUpload(ctx context.Context, loc string, d v1.Hash, size i
 	req.GetBody = open
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := w.client.Do(req)
+	var serr *BlobSizeError
+	if errors.As(err, &serr) {
+		return serr // not the PUT's URL: the blob is what is wrong
+	}
 	if err != nil {
 		return err
 	}

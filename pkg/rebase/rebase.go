@@ -63,7 +63,7 @@ func New(opts ...Option) (*Rebaser, error) {
 		if b.s == "" {
 			continue
 		}
-		ref, err := name.ParseReference(b.s, r.nameOpts...)
+		ref, err := parseReference(b.s, r.nameOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", b.what, b.s, err)
 		}

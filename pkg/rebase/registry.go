@@ -3,12 +3,14 @@ package rebase
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -67,12 +69,32 @@ func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return g.inner.RoundTrip(req)
 }
 
+// isLoopback reports whether host names this machine. Host names are
+// case-insensitive: LOCALHOST is localhost.
 func isLoopback(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseReference parses s with opts, and lets a loopback registry answer in
+// plain HTTP as go-containerregistry lets "localhost:PORT" and 127.0.0.1:
+// it matches those spellings exactly, so LOCALHOST:5000 or 127.0.0.2 would
+// be tried in HTTPS only, and fail against a local registry that the
+// plain-HTTP guard allows.
+func parseReference(s string, opts ...name.Option) (name.Reference, error) {
+	ref, err := name.ParseReference(s, opts...)
+	if err != nil || ref.Context().Scheme() == "http" {
+		return ref, err
+	}
+	u := url.URL{Host: ref.Context().RegistryStr()}
+	if !isLoopback(u.Hostname()) {
+		return ref, nil
+	}
+	return name.ParseReference(s, append(slices.Clip(opts), name.Insecure)...)
 }
 
 // fetched is a manifest as the registry served it.
@@ -106,11 +128,18 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: d.Manifest}
 	switch {
 	case d.MediaType.IsIndex():
-		f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(d.Manifest, indexType, "the index"); err == nil {
+			f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		}
 	case d.MediaType.IsImage():
-		f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(d.Manifest, manifestType, "the manifest"); err == nil {
+			f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
+		}
 	default:
 		err = fmt.Errorf("unsupported media type %q", d.MediaType)
+	}
+	if err == nil {
+		err = f.checkData()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
@@ -118,16 +147,59 @@ func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, erro
 	return f, nil
 }
 
+// checkData verifies the content a descriptor embeds (data, base64, as the
+// image-spec allows) against its digest and size, on every descriptor of
+// the manifest: go-containerregistry, and so crane and ko, use the
+// embedded bytes in place of the blob, and fail on a mismatch.
+func (f *fetched) checkData() error {
+	type named struct {
+		where string
+		d     *v1.Descriptor
+	}
+	var ds []named
+	if f.index != nil {
+		for i := range f.index.Manifests {
+			ds = append(ds, named{fmt.Sprintf("the index's manifests[%d]", i), &f.index.Manifests[i]})
+		}
+		ds = append(ds, named{"the index's subject", f.index.Subject})
+	}
+	if f.manifest != nil {
+		ds = append(ds, named{"the manifest's config", &f.manifest.Config})
+		for i := range f.manifest.Layers {
+			ds = append(ds, named{fmt.Sprintf("the manifest's layers[%d]", i), &f.manifest.Layers[i]})
+		}
+		ds = append(ds, named{"the manifest's subject", f.manifest.Subject})
+	}
+	for _, n := range ds {
+		if n.d == nil || n.d.Data == nil {
+			continue
+		}
+		hasher, err := v1.Hasher(n.d.Digest.Algorithm)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.where, err)
+		}
+		hasher.Write(n.d.Data)
+		if h := (v1.Hash{Algorithm: n.d.Digest.Algorithm, Hex: hex.EncodeToString(hasher.Sum(nil))}); h != n.d.Digest || int64(len(n.d.Data)) != n.d.Size {
+			return fmt.Errorf("%s embeds data (%d bytes, %s) that is not its content (%d bytes, %s): readers that use the embedded bytes get something else than the blob", n.where, len(n.d.Data), h, n.d.Size, n.d.Digest)
+		}
+	}
+	return nil
+}
+
 // maxConfigSize bounds the config blobs we read into memory.
 const maxConfigSize = 64 << 20
 
-// blob reads a small blob (a config) from repo, verifying its digest.
+// blob reads a config from repo, verifying its digest, and checks that the
+// typed decoder and the byte editor read the same document (checkKeys).
 func (r *Rebaser) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
 	var b []byte
 	err := r.retry(ctx, func() (err error) {
 		b, err = r.readBlob(ctx, repo, d)
 		return err
 	})
+	if err == nil {
+		err = checkKeys(b, configType, "the config")
+	}
 	return b, err
 }
 
@@ -185,13 +257,56 @@ type baseLayer struct {
 	copied atomic.Int64 // bytes read from another registry (crossreg.go)
 }
 
-// open reads the layer's compressed bytes from the base's repository.
+// open reads the layer's compressed bytes from the base's repository. They
+// must be as many as its descriptor says: an upload announces that length,
+// and a base whose manifest names another would otherwise fail with
+// net/http's "ContentLength=81 with Body length 91", which says nothing of
+// what is wrong. (go-containerregistry checks their digest.)
 func (l *baseLayer) open() (io.ReadCloser, error) {
 	rl, err := l.puller.Layer(l.ctx, l.ref)
 	if err != nil {
 		return nil, err
 	}
-	return rl.Compressed()
+	rc, err := rl.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &sizedReader{ReadCloser: rc, ref: l.ref, want: l.desc.Size}, nil
+}
+
+// BlobSizeError is a blob whose bytes are not as many as the descriptor
+// that names it says: the manifest is wrong, or the registry's answer.
+type BlobSizeError struct {
+	Ref  string // REPO@DIGEST
+	Want int64  // the descriptor's size
+	Got  int64  // the bytes read (at least, when more)
+}
+
+func (e *BlobSizeError) Error() string {
+	if e.Got > e.Want {
+		return fmt.Sprintf("the registry's answer for %s has more than the %d bytes its manifest says (the manifest or the registry is wrong)", e.Ref, e.Want)
+	}
+	return fmt.Sprintf("the registry's answer for %s has %d bytes, not the %d its manifest says (the manifest or the registry is wrong)", e.Ref, e.Got, e.Want)
+}
+
+// sizedReader fails a read past want bytes, or an end before them.
+type sizedReader struct {
+	io.ReadCloser
+	ref  name.Digest
+	want int64
+	n    int64
+}
+
+func (r *sizedReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n += int64(n)
+	switch {
+	case r.n > r.want:
+		return 0, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
+	case err == io.EOF && r.n < r.want:
+		return n, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
+	}
+	return n, err
 }
 
 // referrers lists what refers to digest d in repo: cosign-style tags

@@ -25,41 +25,81 @@ import (
 // reads at most 100 MiB too).
 const maxManifestSize = 100 << 20
 
-// DigestMismatchError is a registry's answer for a manifest asked for by tag
-// whose bytes do not have the digest the registry names in its
-// Docker-Content-Digest header: the manifest was changed on the way (a proxy,
-// a cache) or the registry is broken. Its bytes are never used.
+// DigestMismatchError is a registry's answer for a manifest whose bytes do
+// not have the digest they should: for a request by tag, the one the
+// registry names in its Docker-Content-Digest header (on the answer, or on a
+// redirect that led to it); for a request by digest, the one asked for. The
+// manifest was changed on the way (a proxy, a cache, a CDN the registry
+// redirects to) or the registry is broken. Its bytes are never used.
 type DigestMismatchError struct {
-	Ref    string  // the reference asked for (REPO:TAG)
-	Header v1.Hash // what the registry says the manifest's digest is
-	Body   v1.Hash // the digest of the bytes it sent
+	Ref      string  // the reference asked for (REPO:TAG or REPO@DIGEST)
+	Header   v1.Hash // what the registry says the manifest's digest is; by digest, the digest asked for
+	Body     v1.Hash // the digest of the bytes it sent
+	ByDigest bool    // asked for by digest
 }
 
 func (e *DigestMismatchError) Error() string {
+	if e.ByDigest {
+		return fmt.Sprintf("the registry's answer for %s does not have the digest asked for (the bytes received %s)", e.Ref, e.Body)
+	}
 	return fmt.Sprintf("the registry's answer for %s does not match its digest (Docker-Content-Digest %s, the bytes received %s)", e.Ref, e.Header, e.Body)
 }
 
-// digestCheck digests every manifest answer to a request by tag and fails it
-// when the registry's Docker-Content-Digest names another digest.
-// go-containerregistry checks answers to requests by digest, not by tag (its
-// comment: too many registries get the header wrong); but a tag answer that
-// is used unchecked makes the engine record, and push, digests that point
-// nowhere. Schema 1 manifests (whose header digest is of the signed payload)
-// are not checked; the engine does not rebase them anyway.
+// digestCheck digests every manifest answer and fails it when its bytes do
+// not have the digest asked for (by digest) or the one the registry names in
+// a Docker-Content-Digest header (by tag). go-containerregistry checks
+// answers to requests by digest, not by tag (its comment: too many
+// registries get the header wrong); but a tag answer that is used unchecked
+// makes the engine record, and push, digests that point nowhere. Schema 1
+// manifests (whose header digest is of the signed payload) are not checked;
+// the engine does not rebase them anyway.
+//
+// A request that was redirected (registry.k8s.io sends all of its API
+// traffic to another host, CDN-fronted registries do the same) is checked as
+// the request it began as: the redirected request's own path says nothing,
+// and the header may be on the redirect, on the final answer, or on both
+// (then the bytes must match each), whatever the number of redirects.
 type digestCheck struct{ inner http.RoundTripper }
 
 func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := c.inner.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+	if err != nil {
 		return resp, err
 	}
-	repo, tag, ok := manifestTag(req.URL.Path)
+	if resp.Request == nil {
+		resp.Request = req // how the redirect's request, if any, finds where it began
+	}
+	if req.Method != http.MethodGet || resp.StatusCode != http.StatusOK {
+		return resp, nil
+	}
+	first, answers := req, []*http.Response{resp}
+	for first.Response != nil && first.Response.Request != nil && len(answers) <= 20 {
+		answers = append(answers, first.Response)
+		first = first.Response.Request
+	}
+	repo, id, ok := manifestPath(first.URL.Path)
 	if !ok {
 		return resp, nil
 	}
-	header, herr := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	mt := types.MediaType(resp.Header.Get("Content-Type"))
-	if herr != nil || header.Algorithm != "sha256" || mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed {
+	if mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed {
+		return resp, nil
+	}
+	var want []v1.Hash
+	byDigest := false
+	if h, err := v1.NewHash(id); err == nil {
+		if h.Algorithm != "sha256" {
+			return resp, nil // go-containerregistry checks other algorithms
+		}
+		want, byDigest = []v1.Hash{h}, true
+	} else {
+		for _, a := range answers {
+			if h, err := v1.NewHash(a.Header.Get("Docker-Content-Digest")); err == nil && h.Algorithm == "sha256" {
+				want = append(want, h)
+			}
+		}
+	}
+	if len(want) == 0 {
 		return resp, nil // no header to check against (it is optional)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
@@ -69,15 +109,21 @@ func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sum := sha256.Sum256(body)
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	if got != header && len(body) <= maxManifestSize {
-		return nil, &DigestMismatchError{Ref: req.URL.Host + "/" + repo + ":" + tag, Header: header, Body: got}
+	for _, h := range want {
+		if got != h && len(body) <= maxManifestSize {
+			ref := first.URL.Host + "/" + repo + ":" + id
+			if byDigest {
+				ref = first.URL.Host + "/" + repo + "@" + id
+			}
+			return nil, &DigestMismatchError{Ref: ref, Header: h, Body: got, ByDigest: byDigest}
+		}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
 }
 
-// manifestTag splits /v2/REPO/manifests/TAG; a digest is not a tag.
-func manifestTag(path string) (repo, tag string, ok bool) {
+// manifestPath splits /v2/REPO/manifests/ID, ID a tag or a digest.
+func manifestPath(path string) (repo, id string, ok bool) {
 	rest, found := strings.CutPrefix(path, "/v2/")
 	if !found {
 		return "", "", false
@@ -86,11 +132,11 @@ func manifestTag(path string) (repo, tag string, ok bool) {
 	if i <= 0 {
 		return "", "", false
 	}
-	repo, tag = rest[:i], rest[i+len("/manifests/"):]
-	if tag == "" || strings.Contains(tag, ":") || strings.Contains(tag, "/") {
+	repo, id = rest[:i], rest[i+len("/manifests/"):]
+	if id == "" || strings.Contains(id, "/") {
 		return "", "", false
 	}
-	return repo, tag, true
+	return repo, id, true
 }
 
 // hostLimit bounds the requests in flight to each registry host, across the

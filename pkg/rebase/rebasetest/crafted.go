@@ -1,7 +1,9 @@
 package rebasetest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -331,4 +333,139 @@ func (p Pusher) UnannotatedApp(repo string) (string, error) {
 		return "", err
 	}
 	return p.Ref(repo + "/app@" + d.String()), p.Tag(repo+"/base:v2", repo+"/base:stable")
+}
+
+// rawTaggable is a manifest's bytes and media type, for remote.Put.
+type rawTaggable struct {
+	b  []byte
+	mt types.MediaType
+}
+
+func (r rawTaggable) RawManifest() ([]byte, error)        { return r.b, nil }
+func (r rawTaggable) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// putJSON pushes v, marshalled, into repo by digest as a manifest of media
+// type mt, and returns its descriptor.
+func (p Pusher) putJSON(repo string, v any, mt types.MediaType) (v1.Descriptor, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, n, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	r, err := name.ParseReference(p.Ref(repo + "@" + h.String()))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := remote.Put(r, rawTaggable{b, mt}, append(p.Opts, remote.WithContext(p.Ctx))...); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: n, Data: b}, nil
+}
+
+// reshapedApp pushes repo/base:v1 (tagged stable), an app on it (an index
+// of both Platforms, and an attestation child when attest), the app again with edit applied to each child's
+// manifest and to the index's descriptor of it (the child's manifest bytes
+// are in d.Data when edit is called, to embed or drop), then repo/base:v2,
+// and moves stable to it. It returns the reshaped app by digest.
+func (p Pusher) reshapedApp(repo string, attest bool, edit func(i int, m *v1.Manifest, cfg []byte, d *v1.Descriptor)) (string, error) {
+	if _, err := PushBase(p.Ctx, p.Ref(repo+"/base:v1"), BaseSpec{Version: "v1"}, p.Opts...); err != nil {
+		return "", err
+	}
+	if err := p.Tag(repo+"/base:v1", repo+"/base:stable"); err != nil {
+		return "", err
+	}
+	d, err := PushApp(p.Ctx, p.Ref(repo+"/app:v1"), AppSpec{Base: p.Ref(repo + "/base:stable"), Name: repo, Attestation: attest}, p.Opts...)
+	if err != nil {
+		return "", err
+	}
+	r, err := name.ParseReference(p.Ref(repo + "/app@" + d.String()))
+	if err != nil {
+		return "", err
+	}
+	opts := append(p.Opts, remote.WithContext(p.Ctx))
+	idx, err := remote.Index(r, opts...)
+	if err != nil {
+		return "", err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	im = im.DeepCopy()
+	for i, c := range im.Manifests {
+		img, err := idx.Image(c.Digest)
+		if err != nil {
+			return "", err
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return "", err
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			return "", err
+		}
+		m = m.DeepCopy()
+		b, err := json.Marshal(m)
+		if err != nil {
+			return "", err
+		}
+		nd := c
+		nd.Data = b
+		edit(i, m, cfg, &nd)
+		pushed, err := p.putJSON(repo+"/app", m, c.MediaType)
+		if err != nil {
+			return "", err
+		}
+		if nd.Data != nil {
+			nd.Data = pushed.Data
+		}
+		nd.Digest, nd.Size = pushed.Digest, pushed.Size
+		im.Manifests[i] = nd
+	}
+	top, err := p.putJSON(repo+"/app", im, im.MediaType)
+	if err != nil {
+		return "", err
+	}
+	if _, err := PushBase(p.Ctx, p.Ref(repo+"/base:v2"), BaseSpec{Version: "v2"}, p.Opts...); err != nil {
+		return "", err
+	}
+	return p.Ref(repo + "/app@" + top.Digest.String()), p.Tag(repo+"/base:v2", repo+"/base:stable")
+}
+
+// EmbeddedDataApp is an app whose platform manifests embed their config
+// (data, base64, in the config descriptor) and whose index embeds each
+// platform manifest in its descriptor, as the image-spec allows: the
+// rebased descriptors must not keep the old bytes.
+func (p Pusher) EmbeddedDataApp(repo string) (string, error) {
+	return p.reshapedApp(repo, false, func(_ int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
+		m.Config.Data = cfg
+	})
+}
+
+// BadDataApp is EmbeddedDataApp with the first platform's config
+// descriptor embedding bytes that are not its config.
+func (p Pusher) BadDataApp(repo string) (string, error) {
+	return p.reshapedApp(repo, false, func(i int, m *v1.Manifest, cfg []byte, _ *v1.Descriptor) {
+		m.Config.Data = cfg
+		if i == 0 {
+			m.Config.Data = bytes.Replace(cfg, []byte(`"amd64"`), []byte(`"arm64"`), 1)
+		}
+	})
+}
+
+// PlatformlessApp is an app whose arm64 child has no platform in the
+// index (the image-spec makes it optional): its config says linux/arm64,
+// and it carries the base annotations as ko writes them. Beside it, a
+// buildkit-style attestation child, without a platform either.
+func (p Pusher) PlatformlessApp(repo string) (string, error) {
+	return p.reshapedApp(repo, true, func(i int, _ *v1.Manifest, _ []byte, d *v1.Descriptor) {
+		d.Data = nil
+		if d.Platform != nil && (d.Platform.Architecture == "arm64" || d.Platform.Architecture == "unknown") {
+			d.Platform = nil
+		}
+	})
 }

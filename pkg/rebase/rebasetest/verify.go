@@ -20,7 +20,8 @@ import (
 // distributable layer is there and has its digest; every layer's
 // uncompressed digest is its config's diff_id; each manifest is of one
 // media-type family, with its config and every layer of that family, and an
-// index's children of the index's family; and every copy of the base
+// index's children of the index's family; every descriptor's embedded data,
+// when it has some, is its content; and every copy of the base
 // annotations (manifest, index descriptor, index) names a manifest that
 // exists, whose layers (for the image's platform) the image starts with.
 // A nil error means ref names a whole, consistent image.
@@ -54,6 +55,9 @@ func Verify(ctx context.Context, ref string, opts ...remote.Option) error {
 		return fmt.Errorf("%s: index annotations: %w", ref, err)
 	}
 	for _, c := range im.Manifests {
+		if err := embedded(c); err != nil {
+			return fmt.Errorf("%s: child %s: %w", ref, c.Digest, err)
+		}
 		if (c.MediaType == types.DockerManifestSchema2) != docker {
 			return fmt.Errorf("%s: %s index holds a %s child %s", ref, desc.MediaType, c.MediaType, c.Digest)
 		}
@@ -80,6 +84,14 @@ func verifyImage(repo name.Repository, img v1.Image, desc *v1.Descriptor, opts [
 	}
 	if m.Config.MediaType != wantCfg {
 		return fmt.Errorf("%s manifest with a %s config", m.MediaType, m.Config.MediaType)
+	}
+	if err := embedded(m.Config); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	for i, l := range m.Layers {
+		if err := embedded(l); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
 	}
 	raw, err := readBlob(repo, m.Config, opts)
 	if err != nil {
@@ -141,6 +153,19 @@ func familyLayers(docker bool) []types.MediaType {
 		return []types.MediaType{types.DockerLayer, types.DockerUncompressedLayer, types.DockerForeignLayer}
 	}
 	return []types.MediaType{types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer, types.OCIRestrictedLayer, types.OCIUncompressedRestrictedLayer}
+}
+
+// embedded checks the content a descriptor embeds (data), when it embeds
+// any: go-containerregistry, crane and ko use it in place of the blob.
+func embedded(d v1.Descriptor) error {
+	if d.Data == nil {
+		return nil
+	}
+	sum := sha256.Sum256(d.Data)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest.String() || int64(len(d.Data)) != d.Size {
+		return fmt.Errorf("embedded data of %d bytes with digest %s, the descriptor says %d bytes, %s", len(d.Data), got, d.Size, d.Digest)
+	}
+	return nil
 }
 
 // readBlob reads a blob and checks its digest and size.
