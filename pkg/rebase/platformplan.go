@@ -248,11 +248,18 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 			return err
 		}
 	}
-	newConfig, note, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers))
+	edit, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers), r.o.keepConfig)
 	if err != nil {
 		return err
 	}
-	p.res.History = note
+	newConfig := edit.b
+	p.res.History, p.res.Config = edit.history, edit.changes
+	for _, w := range edit.warnings {
+		p.warnings = append(p.warnings, p.res.Platform+": "+w)
+	}
+	if edit.lost {
+		p.warnings = append(p.warnings, p.res.Platform+": "+edit.history)
+	}
 
 	cd, _, err := v1.SHA256(bytes.NewReader(newConfig))
 	if err != nil {
