@@ -18,8 +18,8 @@ import (
 )
 
 // A single image whose config and manifest carry fields crane rebase drops:
-// everything but the base's layers, diff_ids and history must come out as it
-// went in.
+// everything but the base's layers, diff_ids and history, and the config
+// settings that follow the base, must come out as it went in.
 func TestKeepsEveryOtherField(t *testing.T) {
 	w := newWorld(t)
 	w.base("base", "v1", rebasetest.BaseSpec{})
