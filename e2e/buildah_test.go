@@ -39,6 +39,7 @@ type containers struct {
 	env           []string
 	root, runroot string
 	policy        string
+	cache         string // bound on /var/lib
 }
 
 // needContainers skips the test, or fails it under CI=true (.ci/run
@@ -73,7 +74,7 @@ func newContainers(t *testing.T, ctx context.Context) *containers {
 	dir := t.TempDir()
 	c := &containers{t: t, ctx: ctx, dir: dir,
 		root: filepath.Join(dir, "storage"), runroot: filepath.Join(dir, "run", "storage"),
-		policy: filepath.Join(dir, "policy.json")}
+		policy: filepath.Join(dir, "policy.json"), cache: filepath.Join(dir, "varlib")}
 	files := map[string]string{
 		"policy.json":     `{"default":[{"type":"insecureAcceptAnything"}]}` + "\n",
 		"registries.conf": fmt.Sprintf("unqualified-search-registries = []\n\n[[registry]]\nlocation = %q\ninsecure = true\n", suite.host),
@@ -112,7 +113,7 @@ func newContainers(t *testing.T, ctx context.Context) *containers {
 func (c *containers) run(tool string, args ...string) string {
 	c.t.Helper()
 	argv := append([]string{"--mount", "--propagation", "private", "--",
-		"sh", "-c", `mount --bind "$0" /var/lib && exec "$@"`, filepath.Join(c.dir, "varlib"),
+		"sh", "-c", `mount --bind "$0" /var/lib && exec "$@"`, c.cache,
 		tool, "--root", c.root, "--runroot", c.runroot, "--storage-driver", "vfs"}, args...)
 	cmd := exec.CommandContext(c.ctx, "unshare", argv...)
 	cmd.Dir, cmd.Env = c.dir, c.env
@@ -213,7 +214,9 @@ ENTRYPOINT ["/usr/local/bin/probe"]
 
 // TestBuildahImages rebases images buildah built (what podman build runs),
 // single-platform and a two-platform manifest list, FROM a base tag on the
-// real docker-registry; then checks them as podman and a user would:
+// real docker-registry, and the single one pushed again with an empty
+// blob-info cache (its base layers compressed anew: other blobs, the same
+// diff_ids); then checks them as podman and a user would:
 // podman pulls every platform (containers/image verifies every digest and
 // diff_id), the amd64 root file system, extracted, runs the image's binary
 // with chroot as the config's user and environment and sees the new base,
@@ -252,13 +255,34 @@ func TestBuildahImages(t *testing.T) {
 	c.run("buildah", append(append([]string{"build", "-q"}, common...), "--platform", "linux/amd64,linux/arm64", "--manifest", "localhost/rk-multi", build)...)
 	c.run("buildah", append(append([]string{"manifest", "push", "-q", "--all"}, common...), "--digestfile", filepath.Join(c.dir, "multi.digest"),
 		"localhost/rk-multi", "docker://"+suite.host+"/buildah/app:multi")...)
+	// The single image pushed again with an empty blob-info cache, as from
+	// another machine or to another registry than the base's: buildah
+	// compresses the base's layers anew, into other blobs.
+	warm := c.cache
+	c.cache = t.TempDir()
+	c.run("buildah", append(append([]string{"push", "-q"}, common...), "--digestfile", filepath.Join(c.dir, "cold.digest"),
+		"localhost/rk-single", "docker://"+suite.host+"/buildah/app:cold")...)
+	c.cache = warm
 	single := suite.host + "/buildah/app@" + strings.TrimSpace(readFile(t, filepath.Join(c.dir, "single.digest")))
 	multi := suite.host + "/buildah/app@" + strings.TrimSpace(readFile(t, filepath.Join(c.dir, "multi.digest")))
+	cold := suite.host + "/buildah/app@" + strings.TrimSpace(readFile(t, filepath.Join(c.dir, "cold.digest")))
+	baseAmd64, _ := childOf(t, bases["v1"], "linux/amd64")
+	bm, err := baseAmd64.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := platformManifests(t, ctx, single)["linux/amd64"].m.Layers[0].Digest; l != bm.Layers[0].Digest {
+		t.Errorf("setup: buildah pushed the base's layer as %s with a warm cache, want the base's blob %s", l, bm.Layers[0].Digest)
+	}
+	if l := platformManifests(t, ctx, cold)["linux/amd64"].m.Layers[0].Digest; l == bm.Layers[0].Digest {
+		t.Fatalf("setup: buildah pushed the base's blob %s with an empty cache: want it compressed anew", l)
+	}
+	olds := []string{single, multi, cold}
 
 	// What buildah wrote: the base annotations on every platform manifest,
 	// base.name the FROM line's tag, base.digest the base's manifest for
 	// that platform (not the index).
-	for _, ref := range []string{single, multi} {
+	for _, ref := range olds {
 		for p, pm := range platformManifests(t, ctx, ref) {
 			m := pm.m
 			_, want := childOf(t, bases["v1"], p)
@@ -273,13 +297,13 @@ func TestBuildahImages(t *testing.T) {
 	if err := pushIndex(ctx, "buildah/base:stable", bases["v2"]); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := runStream(t, t.TempDir(), single+"\n"+multi+"\n", "-v")
-	if code != 0 || summaryLine(errs) != "rebased 2, up to date 0, skipped 0, failed 0" {
+	code, out, errs := runStream(t, t.TempDir(), strings.Join(olds, "\n")+"\n", "-v")
+	if code != 0 || summaryLine(errs) != "rebased 3, up to date 0, skipped 0, failed 0" {
 		t.Fatalf("exit %d, summary %q; stderr %s", code, summaryLine(errs), errs)
 	}
 	rebased := strings.Fields(out)
-	if len(rebased) != 2 || rebased[0] == single || rebased[1] == multi {
-		t.Fatalf("output %q, want both images rebased", out)
+	if len(rebased) != 3 || slices.ContainsFunc(olds, func(s string) bool { return slices.Contains(rebased, s) }) {
+		t.Fatalf("output %q, want the three images rebased", out)
 	}
 	for _, want := range []string{`linux/amd64: config User (unset) -> "65532"`, `linux/arm64: config Env HOME (unset) -> "/home/nonroot"`} {
 		if !strings.Contains(errs, want) {
@@ -321,7 +345,7 @@ func TestBuildahImages(t *testing.T) {
 				t.Errorf("%s: the image's binary says %q, want %q", what, got, want)
 			}
 			// The image before the rebase, for comparison: the old base, as root.
-			old := []string{single, multi}[i]
+			old := olds[i]
 			if got, want := runProbe(t, ctx, remoteImage(t, ctx, platformManifests(t, ctx, old)[p].ref)), "base=v1 uid=0 HOME= APP_MODE=production PATH=/usr/bin:/bin"; got != want {
 				t.Errorf("%s before the rebase: the binary says %q, want %q", old, got, want)
 			}
@@ -330,7 +354,7 @@ func TestBuildahImages(t *testing.T) {
 
 	// A second run: up to date, the same lines.
 	code, again, errs := runStream(t, t.TempDir(), out)
-	if code != 0 || again != out || summaryLine(errs) != "rebased 0, up to date 2, skipped 0, failed 0" {
+	if code != 0 || again != out || summaryLine(errs) != "rebased 0, up to date 3, skipped 0, failed 0" {
 		t.Errorf("second run: exit %d, output %q (want %q), summary %q", code, again, out, summaryLine(errs))
 	}
 }
