@@ -158,8 +158,9 @@ func (m *merged) conflict(field, key string, i, o, n json.RawMessage) {
 }
 
 // env merges the Env list by variable name. The image's order is kept; a
-// variable the new base adds goes after the image's last inherited one, as
-// in a rebuild, where the base's variables come before the image's own.
+// variable the new base adds goes after the image's last one the old base
+// had too, as in a rebuild, where the base's variables come first and an
+// ENV of one of them changes it in place.
 func (m *merged) env(img *object, oldRaw, newRaw json.RawMessage) error {
 	iRaw := img.raw("Env")
 	var lists [3][]string
@@ -194,7 +195,7 @@ func (m *merged) env(img *object, oldRaw, newRaw json.RawMessage) error {
 		return b
 	}
 	var out []string
-	last := -1 // where the image's last inherited variable is in out
+	last := -1 // where the image's last variable of the old base's is in out
 	for _, e := range lists[0] {
 		k, _, _ := strings.Cut(e, "=")
 		o, inherited := ov[k]
@@ -213,6 +214,9 @@ func (m *merged) env(img *object, oldRaw, newRaw json.RawMessage) error {
 		default:
 			m.conflict("Env", k, val(iv, k), val(ov, k), val(nv, k))
 			out = append(out, e)
+			if inherited { // the base's variable, the image's value
+				last = len(out) - 1
+			}
 		}
 	}
 	var added []string

@@ -71,6 +71,13 @@ func TestMergeConfig(t *testing.T) {
 		want:    `{"Env":["PATH=/bin","APP=x"]}`,
 		changes: []string{`Env PATH (unset) -> "/bin"`},
 	}, {
+		name:    "a variable the new base adds goes after those of the old base, changed or not",
+		old:     `{"Env":["PATH=/usr/bin:/bin"]}`,
+		img:     `{"Env":["PATH=/usr/bin:/bin:/ko-app","KO_DATA_PATH=/var/run/ko"]}`,
+		new:     `{"Env":["PATH=/usr/bin:/bin","HOME=/home/nonroot"]}`,
+		want:    `{"Env":["PATH=/usr/bin:/bin:/ko-app","HOME=/home/nonroot","KO_DATA_PATH=/var/run/ko"]}`,
+		changes: []string{`Env HOME (unset) -> "/home/nonroot"`},
+	}, {
 		name:     "an image Env variable the new base adds with another value",
 		old:      `{"Env":["PATH=/bin"]}`,
 		img:      `{"Env":["PATH=/bin","HOME=/app"]}`,
