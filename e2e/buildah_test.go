@@ -125,6 +125,36 @@ func (c *containers) run(tool string, args ...string) string {
 	return stdout.String()
 }
 
+// shell runs script with bash, as shell does (the three binaries first on
+// PATH, KO_DOCKER_REPO the apps' repository), in dir, in the private world:
+// for a README recipe that runs buildah or podman as printed. Only the
+// recipe's flags reach them: the storage, configuration and cache are the
+// world's through the environment (CONTAINERS_STORAGE_CONF and the others)
+// and the mount namespace.
+func (c *containers) shell(t *testing.T, dir, script string) pipe {
+	t.Helper()
+	cmd := exec.CommandContext(c.ctx, "unshare", "--mount", "--propagation", "private", "--",
+		"sh", "-c", `mount --bind "$0" /var/lib && exec bash -c "set -o pipefail; $1"`, c.cache, script)
+	cmd.Dir = dir
+	cmd.Env = append(slices.Clone(c.env),
+		"PATH="+suite.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KO_DOCKER_REPO="+suite.host+"/apps",
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	p := pipe{stdout: stdout.String(), stderr: stderr.String()}
+	if err != nil {
+		exit, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("bash: %v", err)
+		}
+		p.code = exit.ExitCode()
+	}
+	t.Logf("$ %s\nexit %d\nstderr:\n%s", script, p.code, p.stderr)
+	return p
+}
+
 // probeSource is the program the Containerfile copies into the image: it
 // says which base it runs on and as whom.
 const probeSource = `package main
