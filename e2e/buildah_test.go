@@ -72,8 +72,14 @@ func needContainers(t *testing.T) {
 func newContainers(t *testing.T, ctx context.Context) *containers {
 	t.Helper()
 	dir := t.TempDir()
+	// podman build refuses a runroot longer than 50 characters.
+	short, err := os.MkdirTemp("", "rk-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(short) })
 	c := &containers{t: t, ctx: ctx, dir: dir,
-		root: filepath.Join(dir, "storage"), runroot: filepath.Join(dir, "run", "storage"),
+		root: filepath.Join(dir, "storage"), runroot: short,
 		policy: filepath.Join(dir, "policy.json"), cache: filepath.Join(dir, "varlib")}
 	files := map[string]string{
 		"policy.json":     `{"default":[{"type":"insecureAcceptAnything"}]}` + "\n",
@@ -508,4 +514,49 @@ func runProbe(t *testing.T, ctx context.Context, img v1.Image) string {
 		t.Fatalf("chroot %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// TestLayerCacheBaseDigest: with their layer cache (podman build's default,
+// buildah build --layers), podman 4.3 and buildah 1.28 record in base.digest
+// a cached intermediate image of their own, which no registry has: the
+// rebase fails, naming the old base it cannot find, and echoes the line.
+// The README's buildah/podman recipe says to build with --layers=false.
+func TestLayerCacheBaseDigest(t *testing.T) {
+	needContainers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := newContainers(t, ctx)
+	base, err := buildahBase("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pushIndex(ctx, "layercache/base:stable", base); err != nil {
+		t.Fatal(err)
+	}
+	_, child := childOf(t, base, "linux/amd64")
+	build := filepath.Join(c.dir, "build")
+	buildProbes(t, ctx, build, "amd64")
+	writeFile(t, filepath.Join(build, "Containerfile"), []byte("FROM "+suite.host+"/layercache/base:stable\n"+containerfile))
+	common := []string{"--signature-policy", c.policy, "--tls-verify=false"}
+	for _, b := range []struct{ tool, flag string }{{"podman", ""}, {"buildah", "--layers"}} {
+		args := append([]string{"build", "-q"}, common...)
+		if b.flag != "" {
+			args = append(args, b.flag)
+		}
+		c.run(b.tool, append(args, "--platform", "linux/amd64", "-t", "localhost/cached-"+b.tool, build)...)
+		digestFile := filepath.Join(c.dir, b.tool+".digest")
+		c.run(b.tool, append(append([]string{"push", "-q"}, common...), "--digestfile", digestFile, "localhost/cached-"+b.tool, "docker://"+suite.host+"/layercache/"+b.tool+":v1")...)
+		app := suite.host + "/layercache/" + b.tool + "@" + strings.TrimSpace(readFile(t, digestFile))
+		got := platformManifests(t, ctx, app)["linux/amd64"].m.Annotations[rebasetest.AnnotationBaseDigest]
+		t.Logf("%s build %s wrote base.digest %s; the base's linux/amd64 manifest is %s", b.tool, b.flag, got, child)
+		if got == child.String() {
+			t.Errorf("%s build %s recorded the base's own digest: the layer cache no longer misnames it (update the README recipe)", b.tool, b.flag)
+			continue
+		}
+		code, out, errs := runStream(t, t.TempDir(), app+"\n")
+		want := app + ": error: old base " + suite.host + "/layercache/base@" + got + " not found"
+		if code != 1 || out != app+"\n" || !strings.Contains(errs, want) {
+			t.Errorf("%s build %s: exit %d, output %q; stderr %s\nwant exit 1, the line echoed, and %q", b.tool, b.flag, code, out, errs, want)
+		}
+	}
 }
