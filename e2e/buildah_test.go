@@ -538,6 +538,7 @@ func TestLayerCacheBaseDigest(t *testing.T) {
 	buildProbes(t, ctx, build, "amd64")
 	writeFile(t, filepath.Join(build, "Containerfile"), []byte("FROM "+suite.host+"/layercache/base:stable\n"+containerfile))
 	common := []string{"--signature-policy", c.policy, "--tls-verify=false"}
+	var apps []string
 	for _, b := range []struct{ tool, flag string }{{"podman", ""}, {"buildah", "--layers"}} {
 		args := append([]string{"build", "-q"}, common...)
 		if b.flag != "" {
@@ -547,6 +548,7 @@ func TestLayerCacheBaseDigest(t *testing.T) {
 		digestFile := filepath.Join(c.dir, b.tool+".digest")
 		c.run(b.tool, append(append([]string{"push", "-q"}, common...), "--digestfile", digestFile, "localhost/cached-"+b.tool, "docker://"+suite.host+"/layercache/"+b.tool+":v1")...)
 		app := suite.host + "/layercache/" + b.tool + "@" + strings.TrimSpace(readFile(t, digestFile))
+		apps = append(apps, app)
 		got := platformManifests(t, ctx, app)["linux/amd64"].m.Annotations[rebasetest.AnnotationBaseDigest]
 		t.Logf("%s build %s wrote base.digest %s; the base's linux/amd64 manifest is %s", b.tool, b.flag, got, child)
 		if got == child.String() {
@@ -557,6 +559,24 @@ func TestLayerCacheBaseDigest(t *testing.T) {
 		want := app + ": error: old base " + suite.host + "/layercache/base@" + got + " not found"
 		if code != 1 || out != app+"\n" || !strings.Contains(errs, want) {
 			t.Errorf("%s build %s: exit %d, output %q; stderr %s\nwant exit 1, the line echoed, and %q", b.tool, b.flag, code, out, errs, want)
+		}
+	}
+	// Saying which base they were built on rebases them.
+	v2, err := buildahBase("v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pushIndex(ctx, "layercache/base:stable", v2); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runStream(t, t.TempDir(), strings.Join(apps, "\n")+"\n",
+		"--old-base", suite.host+"/layercache/base@"+child.String(), "--new-base", suite.host+"/layercache/base:stable")
+	if code != 0 || summaryLine(errs) != "rebased 2, up to date 0, skipped 0, failed 0" {
+		t.Errorf("with --old-base and --new-base: exit %d, output %q, summary %q; stderr %s", code, out, summaryLine(errs), errs)
+	}
+	for _, ref := range strings.Fields(out) {
+		if err := rebasetest.Verify(ctx, ref); err != nil {
+			t.Error(err)
 		}
 	}
 }
