@@ -7,9 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -71,12 +74,13 @@ func readmeRecipes(t *testing.T) []recipe {
 func TestReadmeRecipes(t *testing.T) {
 	need(t)
 	checks := map[string]func(t *testing.T, script string){
-		"The GitOps loop":                  recipeGitOps,
-		"Preview":                          recipePreview,
-		"Only some images":                 recipeFilter,
-		"Helm values with markers":         recipeHelm,
-		"A whole tree":                     recipeTree,
-		"Images built without annotations": recipeUnannotated,
+		"The GitOps loop":                           recipeGitOps,
+		"Preview":                                   recipePreview,
+		"Only some images":                          recipeFilter,
+		"Helm values with markers":                  recipeHelm,
+		"A whole tree":                              recipeTree,
+		"Images built without annotations":          recipeUnannotated,
+		"Images built with buildah or podman build": (&podmanRecipe{}).check,
 	}
 	recipes := readmeRecipes(t)
 	seen := map[string]bool{}
@@ -367,5 +371,83 @@ func recipeUnannotated(t *testing.T, script string) {
 	}
 	if err := rebasetest.Verify(ctx, got); err != nil {
 		t.Error(err)
+	}
+}
+
+// podmanRecipe checks the two blocks of the buildah/podman recipe in turn:
+// the build, in a directory holding a Containerfile FROM a base tag (which
+// then moves on), and the rebase, which must move the image's tag to an
+// image on the new base whose config follows it.
+type podmanRecipe struct {
+	built bool
+}
+
+func (r *podmanRecipe) check(t *testing.T, script string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ref := suite.host + "/apps/web:v1"
+	if strings.Contains(script, "podman build") {
+		needContainers(t)
+		baseRepo := "recipes/podman/base"
+		v2, err := buildahBase("v2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := buildahBase("v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for tag, idx := range map[string]v1.ImageIndex{"v1": first, "v2": v2, "stable": first} {
+			if err := pushIndex(ctx, baseRepo+":"+tag, idx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := newContainers(t, ctx)
+		dir := t.TempDir()
+		buildProbes(t, ctx, dir, "amd64", "arm64")
+		writeFile(t, filepath.Join(dir, "Containerfile"), []byte("FROM "+suite.host+"/"+baseRepo+":stable\n"+containerfile))
+		if p := c.shell(t, dir, script); p.code != 0 {
+			t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+		}
+		for p, pm := range platformManifests(t, ctx, ref) {
+			_, d := childOf(t, first, p)
+			if pm.m.Annotations[rebasetest.AnnotationBaseName] != suite.host+"/"+baseRepo+":stable" || pm.m.Annotations[rebasetest.AnnotationBaseDigest] != d.String() {
+				t.Errorf("%s %s: annotations %v, want base.name the FROM tag and base.digest the base's %s", ref, p, pm.m.Annotations, d)
+			}
+		}
+		if err := pushIndex(ctx, baseRepo+":stable", v2); err != nil {
+			t.Fatal(err)
+		}
+		r.built = true
+		return
+	}
+	if !r.built {
+		t.Fatal("the rebase block ran without the build block before it")
+	}
+	p := shell(t, t.TempDir(), script)
+	if p.code != 0 || summaryLine(p.stderr) != "rebased 1, up to date 0, skipped 0, failed 0" {
+		t.Fatalf("exit %d, summary %q; stderr %s", p.code, summaryLine(p.stderr), p.stderr)
+	}
+	out := strings.TrimSpace(p.stdout)
+	if !strings.HasPrefix(out, ref+"@sha256:") || tagDigest(t, ctx, ref) != strings.TrimPrefix(out, ref+"@") {
+		t.Fatalf("output %q, want %s pinned to the rebased image, and the tag moved to it", out, ref)
+	}
+	if err := rebasetest.Verify(ctx, out); err != nil {
+		t.Error(err)
+	}
+	for p, pm := range platformManifests(t, ctx, out) {
+		cf, err := remoteImage(t, ctx, pm.ref).ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cf.Config.User != "65532" || !slices.Contains(cf.Config.Env, "APP_MODE=production") {
+			t.Errorf("%s: config %+v, want the new base's User and the Containerfile's ENV", p, cf.Config)
+		}
+	}
+	if !strings.Contains(p.stderr, `linux/arm64: config User (unset) -> "65532"`) {
+		t.Errorf("-v does not list the config change")
+	}
+	if again := shell(t, t.TempDir(), script); again.code != 0 || summaryLine(again.stderr) != "rebased 0, up to date 1, skipped 0, failed 0" {
+		t.Errorf("second run: exit %d, summary %q, want up to date", again.code, summaryLine(again.stderr))
 	}
 }

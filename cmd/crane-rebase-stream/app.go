@@ -31,6 +31,7 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
 		&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
 		&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
+		&cli.BoolFlag{Name: "keep-config", Usage: "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does; default: what the image inherited from the old base follows the new base"},
 		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased (default: push by digest only)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
 		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
@@ -54,9 +55,16 @@ Each image (single- or multi-platform, Docker or OCI) is moved onto the current
 version of the base it was built on, found from the annotations ko writes:
 org.opencontainers.image.base.name (the base tag, resolved once per run) and
 org.opencontainers.image.base.digest (the base it was built on). Every platform
-is rebased onto the new base's image for that same platform; everything but the
-base's layers, diff_ids, history and the base.digest annotation is kept. The
-result is pushed by digest into the image's own repository only.
+is rebased onto the new base's image for that same platform: the base's layers,
+diff_ids and history are swapped, the base.digest annotation updated, and every
+other byte of the manifest and config kept but the config's own settings, which
+follow the base as a rebuild on it would: a value the image inherited unchanged
+from the old base (User, WorkingDir, each Env variable, label, exposed port and
+volume, StopSignal, Shell, Healthcheck; Entrypoint and Cmd when the image set
+no Entrypoint) takes the new base's; a value the image set itself is kept, with
+a warning when the new base changed it too (a PATH both changed). -v lists
+every field changed, --report too. --keep-config keeps the config as it is.
+The result is pushed by digest into the image's own repository only.
 
 OUTPUT
    repo@sha256:OLD          ->  repo@sha256:NEW
@@ -80,8 +88,11 @@ EXAMPLES
    # One image, with a JSON report of what happened per platform.
    echo ghcr.io/me/app:v1 | crane-rebase-stream --report report.json
 
-   # Images built without base annotations (crane rebase's flags).
-   crane-rebase-stream --old-base gcr.io/distroless/static@sha256:... --new-base gcr.io/distroless/static:nonroot images.txt
+   # Images built without base annotations (crane rebase's flags), moved from
+   # distroless/static to its nonroot variant: an image that inherited User 0
+   # (root) from the old base runs as nonroot's 65532 (with --keep-config it
+   # stays User 0, running as root on nonroot's files).
+   crane-rebase-stream -v --old-base gcr.io/distroless/static@sha256:... --new-base gcr.io/distroless/static:nonroot images.txt
 
 STDERR
    REF: skipped: REASON      not rebased, not an error (no base annotations, base pinned by digest)

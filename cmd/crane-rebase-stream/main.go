@@ -171,6 +171,7 @@ func options(c *cli.Context) []rebase.Option {
 		rebase.WithDryRun(c.Bool("dry-run")),
 		rebase.WithStrict(c.Bool("strict")),
 		rebase.WithTag(c.Bool("tag")),
+		rebase.WithKeepConfig(c.Bool("keep-config")),
 		rebase.WithInsecure(c.Bool("insecure")),
 		rebase.WithTimeout(c.Duration("timeout")),
 		rebase.WithReferrers(!c.Bool("no-referrers")),

@@ -116,6 +116,9 @@ func rebasedMessage(b *strings.Builder, r rebase.Result) {
 	for _, p := range r.Platforms {
 		if p.Action == rebase.Rebased {
 			fmt.Fprintf(b, "\n%s:   %s: base %s -> %s", r.Input, p.Platform, short(p.OldBase), short(p.NewBase))
+			for _, c := range p.Config {
+				fmt.Fprintf(b, "\n%s:   %s: config %s", r.Input, p.Platform, c)
+			}
 		}
 	}
 }

@@ -34,6 +34,9 @@
 //
 // The engine never calls mutate.Rebase: it edits the manifest and config JSON
 // it fetched, swapping the old base's layers, diff_ids and history for the new
-// base's, and pushes only into the image's own repository, by digest.
+// base's, and pushes only into the image's own repository, by digest. The
+// config's own settings (User, Env, Labels, Entrypoint...) follow the base
+// where the image inherited them, as a rebuild on the new base would give
+// them (ConfigChange; WithKeepConfig keeps them as they are).
 // Package linestream runs Rebase over a stream of references, one a line.
 package rebase

@@ -4,114 +4,213 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// configEdit is a rebased config and what the rebase did to it.
+type configEdit struct {
+	b []byte
+	// history says how the history was handled when it could not simply be
+	// swapped like the layers, for the report; lost: it no longer lines up
+	// with the layers although the image's did, which deserves a warning.
+	history string
+	lost    bool
+	// changes and warnings are the config merge's (configmerge.go).
+	changes  []ConfigChange
+	warnings []string
+}
+
 // rebaseConfig swaps the old base's diff_ids and history for the new base's
-// in the image's config, keeping every other field as it was.
-func rebaseConfig(cfg *object, nLayers int, oldCfg []byte, k int, newCfg []byte, nNew int) ([]byte, string, error) {
+// in the image's config and, unless keep, merges its config object with the
+// bases' (configmerge.go), keeping every other field as it was.
+func rebaseConfig(cfg *object, nLayers int, oldCfg []byte, k int, newCfg []byte, nNew int, keep bool) (*configEdit, error) {
 	rootfs, err := cfg.child("rootfs")
 	if err != nil {
-		return nil, "", fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	var diffIDs []string
 	if err := rootfs.get("diff_ids", &diffIDs); err != nil {
-		return nil, "", fmt.Errorf("config rootfs: %w", err)
+		return nil, fmt.Errorf("config rootfs: %w", err)
 	}
 	if len(diffIDs) != nLayers {
-		return nil, "", fmt.Errorf("config has %d diff_ids for %d layers", len(diffIDs), nLayers)
+		return nil, fmt.Errorf("config has %d diff_ids for %d layers", len(diffIDs), nLayers)
 	}
 	oldObj, err := parseObject(oldCfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("old base config: %w", err)
+		return nil, fmt.Errorf("old base config: %w", err)
 	}
 	newObj, err := parseObject(newCfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("new base config: %w", err)
+		return nil, fmt.Errorf("new base config: %w", err)
 	}
 	var oldDiff, newDiff []string
 	if r, err := oldObj.child("rootfs"); err != nil {
-		return nil, "", fmt.Errorf("old base config: %w", err)
+		return nil, fmt.Errorf("old base config: %w", err)
 	} else if err := r.get("diff_ids", &oldDiff); err != nil {
-		return nil, "", fmt.Errorf("old base config: %w", err)
+		return nil, fmt.Errorf("old base config: %w", err)
 	}
 	if r, err := newObj.child("rootfs"); err != nil {
-		return nil, "", fmt.Errorf("new base config: %w", err)
+		return nil, fmt.Errorf("new base config: %w", err)
 	} else if err := r.get("diff_ids", &newDiff); err != nil {
-		return nil, "", fmt.Errorf("new base config: %w", err)
+		return nil, fmt.Errorf("new base config: %w", err)
 	}
 	if len(newDiff) != nNew {
-		return nil, "", fmt.Errorf("new base config has %d diff_ids for %d layers", len(newDiff), nNew)
+		return nil, fmt.Errorf("new base config has %d diff_ids for %d layers", len(newDiff), nNew)
 	}
 	if !slices.Equal(diffIDs[:k], oldDiff) {
-		return nil, "", fmt.Errorf("config diff_ids do not start with the old base's")
+		return nil, fmt.Errorf("config diff_ids do not start with the old base's")
 	}
 	if err := rootfs.set("diff_ids", append(slices.Clip(newDiff), diffIDs[k:]...)); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	rb, err := rootfs.bytes()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cfg.setRaw("rootfs", rb)
-	note, err := rebaseHistory(cfg, oldObj, k, newObj, nNew)
-	if err != nil {
-		return nil, "", err
+	e := &configEdit{}
+	if e.history, e.lost, err = rebaseHistory(cfg, nLayers, oldObj, k, newObj, nNew); err != nil {
+		return nil, err
 	}
-	b, err := cfg.bytes()
-	return b, note, err
+	if !keep {
+		m, err := mergeConfig(cfg, oldObj, newObj)
+		if err != nil {
+			return nil, err
+		}
+		e.changes, e.warnings = m.changes, m.warnings
+	}
+	e.b, err = cfg.bytes()
+	return e, err
 }
 
 // rebaseHistory swaps the old base's history entries in cfg for the new
-// base's, when they line up with its k layers; the note says when they did
-// not, and what was done instead.
-func rebaseHistory(cfg, oldObj *object, k int, newObj *object, nNew int) (string, error) {
+// base's. History lines up with the layers when its non-empty entries (not
+// empty_layer) are as many as the layers, one for each in order; whenever
+// the image's did, the result's does:
+//   - the image's history may start with the old base's entries as they
+//     are, or list only the old base's layers, without its empty_layer
+//     entries (a builder that flattened them): either way the image's own
+//     entries are those after its k-th non-empty one, and all of them are
+//     kept, empty_layer ones included;
+//   - a new base whose history lists fewer entries than its layers (none at
+//     all, as rules_oci writes) gets an entry for each layer it does not
+//     list, after its own.
+//
+// The note says what was done when it was not a plain swap; lost reports
+// that the history lined up and no longer does (a new base whose history
+// lists more layers than it has).
+func rebaseHistory(cfg *object, nLayers int, oldObj *object, k int, newObj *object, nNew int) (note string, lost bool, err error) {
 	hist, err := rawArray(cfg.raw("history"))
 	if err != nil {
-		return "", fmt.Errorf("config history: %w", err)
+		return "", false, fmt.Errorf("config history: %w", err)
 	}
 	oldHist, err := rawArray(oldObj.raw("history"))
 	if err != nil {
-		return "", fmt.Errorf("old base config history: %w", err)
+		return "", false, fmt.Errorf("old base config history: %w", err)
 	}
 	newHist, err := rawArray(newObj.raw("history"))
 	if err != nil {
-		return "", fmt.Errorf("new base config history: %w", err)
+		return "", false, fmt.Errorf("new base config history: %w", err)
 	}
-	var note string
+	aligned := nonEmpty(hist) == nLayers
+	var own int // where the image's own entries start
 	switch {
+	case nonEmpty(oldHist) == k && len(hist) >= len(oldHist) && sameEntries(hist[:len(oldHist)], oldHist):
+		own = len(oldHist)
+	case aligned:
+		own = afterNonEmpty(hist, k)
 	case nonEmpty(oldHist) != k:
-		note = "kept the image's history: the old base's history does not line up with its layers"
+		return "kept the image's history: the old base's history does not line up with its layers", false, nil
 	case len(hist) < len(oldHist) || nonEmpty(hist[:len(oldHist)]) != k:
-		note = "kept the image's history: it does not start with the old base's"
+		return "kept the image's history: it does not start with the old base's", false, nil
 	default:
-		if nonEmpty(newHist) != nNew {
-			note = "the new base's history does not line up with its layers: history and layers no longer match"
-		}
-		h := append(slices.Clip(newHist), hist[len(oldHist):]...)
-		if len(h) == 0 {
-			h = nil
-		}
-		if h == nil && !cfg.has("history") {
-			break
-		}
-		if err := cfg.set("history", h); err != nil {
-			return "", err
-		}
+		own = len(oldHist)
 	}
-	return note, nil
+	h := slices.Clip(newHist)
+	switch n := nonEmpty(newHist); {
+	case n < nNew:
+		e, err := missingEntry(newObj)
+		if err != nil {
+			return "", false, err
+		}
+		for range nNew - n {
+			h = append(h, e)
+		}
+		note = fmt.Sprintf("the new base's history lists %d of its %d layers: added an entry for each of the others", n, nNew)
+	case n > nNew:
+		note = fmt.Sprintf("the new base's history lists %d layers, it has %d: the history no longer lines up with the layers", n, nNew)
+		lost = aligned
+	}
+	h = append(h, hist[own:]...)
+	if len(h) == 0 {
+		h = nil
+	}
+	if h == nil && !cfg.has("history") {
+		return note, lost, nil
+	}
+	return note, lost, cfg.set("history", h)
 }
 
+// missingEntry is the history entry of a new base's layer its history does
+// not list: dated as the new base, saying where it comes from.
+func missingEntry(newObj *object) (json.RawMessage, error) {
+	e := &object{}
+	if c := newObj.raw("created"); c != nil {
+		e.setRaw("created", c)
+	}
+	e.setRaw("comment", jsonString("a layer of the new base, whose history does not list it"))
+	return e.bytes()
+}
+
+// afterNonEmpty is the index after the k-th non-empty entry of hist (0 for
+// k == 0).
+func afterNonEmpty(hist []json.RawMessage, k int) int {
+	if k == 0 {
+		return 0
+	}
+	n := 0
+	for i, h := range hist {
+		if layerEntry(h) {
+			if n++; n == k {
+				return i + 1
+			}
+		}
+	}
+	return len(hist)
+}
+
+// sameEntries compares history entries as JSON values.
+func sameEntries(a, b []json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		var x, y any
+		if json.Unmarshal(a[i], &x) != nil || json.Unmarshal(b[i], &y) != nil || !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+// layerEntry reports whether a history entry stands for a layer (is not
+// empty_layer).
+func layerEntry(h json.RawMessage) bool {
+	var e struct {
+		EmptyLayer bool `json:"empty_layer"`
+	}
+	return json.Unmarshal(h, &e) == nil && !e.EmptyLayer
+}
+
+// nonEmpty counts the entries of hist that stand for a layer.
 func nonEmpty(hist []json.RawMessage) int {
 	n := 0
 	for _, h := range hist {
-		var e struct {
-			EmptyLayer bool `json:"empty_layer"`
-		}
-		if json.Unmarshal(h, &e) == nil && !e.EmptyLayer {
+		if layerEntry(h) {
 			n++
 		}
 	}

@@ -23,6 +23,7 @@ type options struct {
 	tag         bool
 	insecure    bool
 	referrers   bool
+	keepConfig  bool
 	oldBase     string
 	newBase     string
 	timeout     time.Duration
@@ -98,6 +99,14 @@ func WithOldBase(ref string) Option { return func(o *options) { o.oldBase = ref 
 
 // WithNewBase: see WithOldBase.
 func WithNewBase(ref string) Option { return func(o *options) { o.newBase = ref } }
+
+// WithKeepConfig keeps the image's config object (User, Env, Labels,
+// Entrypoint...) exactly as it is, as crane rebase does, instead of merging
+// it with the bases' (off by default). By default a value the image
+// inherited from the old base takes the new base's, as a rebuild on the new
+// base would give it: an image on a base that moved to a non-root user runs
+// as that user. See ConfigChange.
+func WithKeepConfig(on bool) Option { return func(o *options) { o.keepConfig = on } }
 
 // WithTimeout bounds the work on one image, requests and retries included.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }

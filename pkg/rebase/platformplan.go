@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -158,14 +159,30 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 
 	// Up to date is decided by layers: the image starts with the new base's.
 	k := len(oldM.manifest.Layers)
-	onNew := startsWith(man.Layers, newM.manifest.Layers)
+	onOld, onNew := startsWith(man.Layers, oldM.manifest.Layers), startsWith(man.Layers, newM.manifest.Layers)
+	if !onOld && !onNew {
+		// The same layers in other blobs: buildah and podman push the
+		// base's layers compressed anew when the registry or their cache
+		// does not have the base's blobs. Their diff_ids, the digests of
+		// the uncompressed content, say whether they are the base's.
+		if onOld, err = r.sameContent(ctx, cfgObj, oldM, "old base"); err != nil {
+			return err
+		}
+		if oldM.digest == newM.digest {
+			onNew = onOld
+		} else if !onOld {
+			if onNew, err = r.sameContent(ctx, cfgObj, newM, "new base"); err != nil {
+				return err
+			}
+		}
+	}
 	switch {
 	case oldM.digest == newM.digest && onNew:
 		p.res.Action = UpToDate
 		return nil
 	case oldM.digest == newM.digest:
 		return fmt.Errorf("layers do not start with the old base %s (%d layers), which is also the new base: give the old base by digest", oldM.ref, k)
-	case !startsWith(man.Layers, oldM.manifest.Layers):
+	case !onOld:
 		if len(newM.manifest.Layers) > 0 && onNew {
 			// Already on the new base (rebased by something that did not
 			// update the annotations): nothing to push.
@@ -248,11 +265,18 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 			return err
 		}
 	}
-	newConfig, note, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers))
+	edit, err := rebaseConfig(cfgObj, len(man.Layers), oldCfg, k, newCfg, len(newM.manifest.Layers), r.o.keepConfig)
 	if err != nil {
 		return err
 	}
-	p.res.History = note
+	newConfig := edit.b
+	p.res.History, p.res.Config = edit.history, edit.changes
+	for _, w := range edit.warnings {
+		p.warnings = append(p.warnings, p.res.Platform+": "+w)
+	}
+	if edit.lost {
+		p.warnings = append(p.warnings, p.res.Platform+": "+edit.history)
+	}
 
 	cd, _, err := v1.SHA256(bytes.NewReader(newConfig))
 	if err != nil {
@@ -303,6 +327,36 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 		})
 	}
 	return nil
+}
+
+// sameContent reports whether the image's config (cfg) lists the diff_ids
+// of base's layers first: the base's layers, whatever blobs carry them. The
+// base's config is read once per run.
+func (r *Rebaser) sameContent(ctx context.Context, cfg *object, base *fetched, what string) (bool, error) {
+	if len(base.manifest.Layers) == 0 {
+		return false, nil
+	}
+	var diffIDs, baseDiffIDs []string
+	if rootfs, err := cfg.child("rootfs"); err != nil {
+		return false, fmt.Errorf("config: %w", err)
+	} else if err := rootfs.get("diff_ids", &diffIDs); err != nil {
+		return false, fmt.Errorf("config rootfs: %w", err)
+	}
+	bc, err := r.config(ctx, base.ref.Context(), base.manifest.Config.Digest)
+	if err != nil {
+		return false, describe(what+" config", err)
+	}
+	bo, err := parseObject(bc)
+	if err != nil {
+		return false, fmt.Errorf("%s config: %w", what, err)
+	}
+	if rootfs, err := bo.child("rootfs"); err != nil {
+		return false, fmt.Errorf("%s config: %w", what, err)
+	} else if err := rootfs.get("diff_ids", &baseDiffIDs); err != nil {
+		return false, fmt.Errorf("%s config rootfs: %w", what, err)
+	}
+	return len(baseDiffIDs) == len(base.manifest.Layers) && len(diffIDs) >= len(baseDiffIDs) &&
+		slices.Equal(diffIDs[:len(baseDiffIDs)], baseDiffIDs), nil
 }
 
 // osVersionOf is the os.version of a base: its config's, else its index

@@ -94,6 +94,9 @@ type PlatformResult struct {
 	// History tells how the config history was handled when it could not be
 	// swapped like the layers.
 	History string `json:"history,omitempty"`
+	// Config lists the fields of the image's config that took the new
+	// base's value (configmerge.go), in the order they were merged.
+	Config []ConfigChange `json:"config,omitempty"`
 }
 
 // ReferrerKind says what a referrer of an image is.

@@ -225,6 +225,13 @@ func requestCounts(t *testing.T, n int) {
 	if pings := w.reg.Counts()["GET ping"]; pings != 1 {
 		t.Errorf("rebase pinged %d times, want once for the one registry", pings)
 	}
+	// Configs: each image's, per platform, and the old and new base's per
+	// platform, once per run. The config merge (configmerge.go) needs the
+	// same two base configs as the diff_ids and history swap: it adds no
+	// request (26 for 1 image, 74 for 4, as before it).
+	if got, want := w.reg.Counts()["GET blob"], 2*n+2*2; got != want {
+		t.Errorf("rebase read %d blobs, want %d: the image configs and the 2 base configs per platform", got, want)
+	}
 	_, dryReqs := run(rebase.WithDryRun(true))
 	dryReads := reads(dryReqs)
 	sum, reqs = run()
