@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/rebasekit/rebasekit/internal/retry"
 )
 
 // ErrNotReference is the failure of an input that is not an image
@@ -18,7 +20,7 @@ var ErrNoBaseAnnotations = errors.New("no base annotations (" + AnnotationBaseNa
 
 // ErrPlainHTTP is the failure of a request in plain HTTP to a registry that
 // is not on a loopback address, without WithInsecure.
-var ErrPlainHTTP = errors.New("refusing plain HTTP")
+var ErrPlainHTTP = retry.ErrPlainHTTP
 
 // SkipError is a reason not to rebase an image that is not a failure (no
 // base annotations, a base pinned by digest); with WithStrict it fails the

@@ -1,7 +1,6 @@
 package rebase
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/internal/retry"
 )
 
 func TestObjectKeepsOrderAndBytes(t *testing.T) {
@@ -57,7 +58,7 @@ func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	}
 	g := plainHTTPGuard{inner: http.DefaultTransport}
 	req, _ := http.NewRequest(http.MethodGet, "http://10.0.0.1:5000/v2/", nil)
-	if _, err := g.RoundTrip(req); !errors.Is(err, ErrPlainHTTP) || retryable(err) {
+	if _, err := g.RoundTrip(req); !errors.Is(err, ErrPlainHTTP) || retry.Retryable(err) {
 		t.Errorf("plain HTTP to 10.0.0.1 without --insecure: %v, want refused, not retried", err)
 	}
 	// With --insecure, or to loopback, the request goes through.
@@ -77,36 +78,6 @@ func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("sent %v", seen)
-	}
-}
-
-// A shared fetch abandoned because its owner's context was cancelled with a
-// cause (another image's error) is retried by the waiters, not reported as
-// their failure.
-func TestMemoAbandonedOwner(t *testing.T) {
-	var m memo[int]
-	ownerCtx, cancel := context.WithCancelCause(context.Background())
-	started := make(chan struct{})
-	go func() {
-		m.get(ownerCtx, "k", func(ctx context.Context) (int, error) {
-			close(started)
-			<-ctx.Done()
-			return 0, fmt.Errorf("fetch: %w", context.Cause(ctx))
-		})
-	}()
-	<-started
-	res := make(chan error, 1)
-	go func() {
-		v, err := m.get(context.Background(), "k", func(context.Context) (int, error) { return 42, nil })
-		if err == nil && v != 42 {
-			err = fmt.Errorf("v = %d", v)
-		}
-		res <- err
-	}()
-	time.Sleep(10 * time.Millisecond) // let the waiter wait on the owner's entry
-	cancel(errors.New("layers do not start with the old base"))
-	if err := <-res; err != nil {
-		t.Fatalf("waiter got the owner's error: %v", err)
 	}
 }
 

@@ -3,17 +3,13 @@ package rebase
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/rebasekit/rebasekit/internal/retry"
 )
 
 // push writes a plan into repo, the image's own repository and the only one
@@ -343,73 +341,9 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// retry runs f again, with backoff, on 5xx/429/408 answers and broken
-// connections; other errors and the context's end stop it at once. f is a
-// whole operation: a GET and the reading of its body, or an upload from its
-// POST to its PUT, so a connection cut in the middle of an upload starts a
-// new upload session. Every write the engine makes is idempotent (blobs and
-// manifests are pushed by digest, a mount can be asked twice), so repeating
-// one whose answer was lost is safe.
+// retry runs f under the run's retry policy (retry.Do).
 func (r *Rebaser) retry(ctx context.Context, f func() error) error {
-	b := r.backoff()
-	d := b.Duration
-	for i := 1; ; i++ {
-		err := f()
-		if err == nil || i >= b.Steps || ctx.Err() != nil || !retryable(err) {
-			return err
-		}
-		r.o.logger.Printf("retrying after %v (try %d of %d): %v", d, i+1, b.Steps, err)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
-		d = time.Duration(float64(d) * b.Factor)
-	}
-}
-
-// retryable reports whether err is worth another try: a 5xx/429/408 answer
-// or a broken connection. A refused plain-HTTP request, a certificate that
-// does not verify, an unknown host, a 4xx or the context's end are not.
-func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		return slices.Contains(retryStatusCodes, terr.StatusCode)
-	}
-	var (
-		cert *tls.CertificateVerificationError
-		dns  *net.DNSError
-	)
-	if errors.As(err, &cert) || errors.As(err, &dns) && dns.IsNotFound || errors.Is(err, ErrPlainHTTP) {
-		return false
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNABORTED) {
-		return true
-	}
-	var oerr *net.OpError
-	if errors.As(err, &oerr) {
-		return true
-	}
-	// *url.Error is a net.Error: only its timeouts say anything.
-	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return true
-	}
-	// net/http words some broken connections without a wrapped cause.
-	msg := err.Error()
-	for _, s := range []string{"connection reset", "broken pipe", "server closed", "connection broken", "unexpected EOF"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return retry.Do(ctx, r.backoff(), r.o.logger.Printf, f)
 }
 
 // referrers asks the OCI referrers API; a registry without it gives none.

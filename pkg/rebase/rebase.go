@@ -12,6 +12,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/rebasekit/rebasekit/internal/cache"
+	"github.com/rebasekit/rebasekit/internal/retry"
 )
 
 // The annotations ko (and buildkit, and others) record on the images they build.
@@ -92,7 +95,7 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			err := recovered(p)
+			err := cache.Recovered(p)
 			res = Result{Input: ref, Output: ref, Action: Failed, Reason: err.Error(), Err: err, DryRun: r.o.dryRun}
 		}
 		res.DurationMs = time.Since(start).Milliseconds()
@@ -215,5 +218,5 @@ func (r *Rebaser) backoff() remote.Backoff {
 	if r.o.backoff != nil && r.o.backoff.Steps > 0 {
 		return *r.o.backoff
 	}
-	return remote.Backoff{Duration: time.Second, Factor: 3, Steps: 3}
+	return retry.DefaultBackoff
 }

@@ -20,17 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-)
 
-// retryStatusCodes are retried with backoff, like broken connections.
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-}
+	"github.com/rebasekit/rebasekit/internal/retry"
+)
 
 // remoteOptions are those of the run's single puller: one transport (rt,
 // shared with the writers), one keychain. go-containerregistry's own retries are off: they retry only the
@@ -382,7 +374,7 @@ func (r *Rebaser) referrersAPIAnswer(ctx context.Context, repo name.Repository, 
 		asked = true
 		im, noAPI, ownErr = ask(ctx)
 		if ownErr != nil {
-			if ctx.Err() != nil || retryable(ownErr) {
+			if ctx.Err() != nil || retry.Retryable(ownErr) {
 				return false, ownErr // not remembered
 			}
 			return true, nil // unknown: later images ask for themselves

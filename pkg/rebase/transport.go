@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -179,14 +178,4 @@ func (l *hostLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	defer func() { <-sem }()
 	return l.inner.RoundTrip(req)
-}
-
-// errPanic marks a panic turned into an error.
-var errPanic = errors.New("internal error")
-
-// recovered turns a recovered panic value into an error that fails the
-// image (and every image waiting on the same computation) instead of the
-// whole run or, worse, leaving the waiters hanging.
-func recovered(p any) error {
-	return fmt.Errorf("%w (a bug: please report it): panic: %v", errPanic, p)
 }
