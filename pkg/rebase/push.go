@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rebasekit/rebasekit/internal/retry"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
 // push writes a plan into repo, the image's own repository and the only one
@@ -299,7 +300,7 @@ func (w *writer) tagDigest(ctx context.Context, tag string) (v1.Hash, error) {
 			if err := transport.CheckError(resp, http.StatusOK); err != nil {
 				return err
 			}
-			h, _, err = v1.SHA256(io.LimitReader(resp.Body, maxManifestSize))
+			h, _, err = v1.SHA256(io.LimitReader(resp.Body, registry.MaxManifestSize))
 			return err
 		}
 		return nil

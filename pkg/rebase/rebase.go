@@ -15,6 +15,7 @@ import (
 
 	"github.com/rebasekit/rebasekit/internal/cache"
 	"github.com/rebasekit/rebasekit/internal/retry"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
 // The annotations ko (and buildkit, and others) record on the images they build.
@@ -66,7 +67,7 @@ func New(opts ...Option) (*Rebaser, error) {
 		if b.s == "" {
 			continue
 		}
-		ref, err := parseReference(b.s, r.nameOpts...)
+		ref, err := registry.ParseReference(b.s, r.nameOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", b.what, b.s, err)
 		}
@@ -75,10 +76,7 @@ func New(opts ...Option) (*Rebaser, error) {
 	// One transport under the puller and the writers: plain HTTP refused
 	// beyond loopback, one ping per registry, manifests by tag checked
 	// against their digest, at most maxRequests in flight per registry.
-	shared := newPingCache(plainHTTPGuard{
-		inner:    digestCheck{inner: newHostLimit(r.o.transport, r.o.maxRequests)},
-		insecure: r.o.insecure,
-	})
+	shared := registry.NewTransport(r.o.transport, r.o.maxRequests, r.o.insecure)
 	var err error
 	if r.puller, err = remote.NewPuller(remoteOptions(&r.o, shared)...); err != nil {
 		return nil, err

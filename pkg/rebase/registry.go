@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -43,50 +41,6 @@ func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryStatusCodes(),
 	)
-}
-
-// plainHTTPGuard refuses plain HTTP except to loopback hosts or with
-// WithInsecure. go-containerregistry also falls back to HTTP for RFC 1918
-// addresses and *.local names; we do not, so credentials and images never
-// cross a network in clear text by surprise.
-type plainHTTPGuard struct {
-	inner    http.RoundTripper
-	insecure bool
-}
-
-func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure && !isLoopback(req.URL.Hostname()) {
-		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP unless insecure registries are allowed", ErrPlainHTTP, req.URL.Host)
-	}
-	return g.inner.RoundTrip(req)
-}
-
-// isLoopback reports whether host names this machine. Host names are
-// case-insensitive: LOCALHOST is localhost.
-func isLoopback(host string) bool {
-	host = strings.ToLower(host)
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-// parseReference parses s with opts, and lets a loopback registry answer in
-// plain HTTP as go-containerregistry lets "localhost:PORT" and 127.0.0.1:
-// it matches those spellings exactly, so LOCALHOST:5000 or 127.0.0.2 would
-// be tried in HTTPS only, and fail against a local registry that the
-// plain-HTTP guard allows.
-func parseReference(s string, opts ...name.Option) (name.Reference, error) {
-	ref, err := name.ParseReference(s, opts...)
-	if err != nil || ref.Context().Scheme() == "http" {
-		return ref, err
-	}
-	u := url.URL{Host: ref.Context().RegistryStr()}
-	if !isLoopback(u.Hostname()) {
-		return ref, nil
-	}
-	return name.ParseReference(s, append(slices.Clip(opts), name.Insecure)...)
 }
 
 // fetched is a manifest as the registry served it.

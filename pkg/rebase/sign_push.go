@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
 // attach pushes one attachment: it reads what the tag names now (a GET,
@@ -87,7 +89,7 @@ func readAll(open func() (io.ReadCloser, error)) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifestSize))
+	return io.ReadAll(io.LimitReader(rc, registry.MaxManifestSize))
 }
 
 // tagImage is the image tag names in the writer's repository (its manifest
@@ -151,6 +153,6 @@ func (w *writer) get(ctx context.Context, path, accept string) ([]byte, types.Me
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, "", err
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, registry.MaxManifestSize))
 	return b, types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])), err
 }
