@@ -35,5 +35,8 @@
 // The engine never calls mutate.Rebase: it edits the manifest and config JSON
 // it fetched, swapping the old base's layers, diff_ids and history for the new
 // base's, and pushes only into the image's own repository, by digest.
+// The engine reads images from a store.Source and writes them to a
+// store.Destination (package store); today both are one *registry.Client,
+// the only place that speaks HTTP: this package imports no net/http.
 // Package linestream runs Rebase over a stream of references, one a line.
 package rebase

@@ -40,6 +40,10 @@ type RegistryError = registry.RegistryError
 // should (registry.DigestMismatchError).
 type DigestMismatchError = registry.DigestMismatchError
 
+// BlobSizeError is a blob whose bytes are not as many as the descriptor
+// that names it says (registry.BlobSizeError).
+type BlobSizeError = registry.BlobSizeError
+
 // describe words a registry error for the person reading stderr
 // (registry.Describe).
 func describe(what string, err error) error { return registry.Describe(what, err) }

@@ -1,11 +1,8 @@
 package rebase
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -158,26 +155,6 @@ func TestNotAnImage(t *testing.T) {
 	} {
 		if got := artifactManifest(&c.m); got != c.want {
 			t.Errorf("artifactManifest(%+v) = %q, want %q", c.m, got, c.want)
-		}
-	}
-}
-
-// A base layer's bytes must be as many as its descriptor says, more or
-// fewer: the error names the layer, not the upload.
-func TestSizedReader(t *testing.T) {
-	ref, _ := name.NewDigest("registry.example/base@sha256:" + strings.Repeat("a", 64))
-	for _, c := range []struct {
-		body string
-		want string
-	}{
-		{"0123456789", "the registry's answer for " + ref.String() + " has more than the 8 bytes its manifest says (the manifest or the registry is wrong)"},
-		{"0123", "the registry's answer for " + ref.String() + " has 4 bytes, not the 8 its manifest says (the manifest or the registry is wrong)"},
-		{"01234567", ""},
-	} {
-		_, err := io.ReadAll(&sizedReader{ReadCloser: io.NopCloser(strings.NewReader(c.body)), ref: ref, want: 8})
-		var serr *BlobSizeError
-		if c.want == "" && err != nil || c.want != "" && (!errors.As(err, &serr) || err.Error() != c.want) {
-			t.Errorf("%q: %v, want %q", c.body, err, c.want)
 		}
 	}
 }

@@ -298,10 +298,8 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 			continue // already in the repository, or foreign: never copied
 		}
 		p.layers = append(p.layers, &baseLayer{
-			ctx:    ctx,
-			puller: r.puller,
-			ref:    newM.ref.Context().Digest(l.Digest.String()),
-			desc:   l,
+			ref:  newM.ref.Context().Digest(l.Digest.String()),
+			desc: l,
 		})
 	}
 	return nil

@@ -1,4 +1,4 @@
-package rebase
+package registry
 
 import (
 	"bytes"
@@ -16,96 +16,36 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/rebasekit/rebasekit/internal/retry"
-	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/internal/cache"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
-// push writes a plan into repo, the image's own repository and the only one
-// the engine ever writes to: for each rebased platform the new base's layers
-// (mounted from the base's repository on the same registry, streamed from
-// another registry, never re-uploaded when present), its config and its
-// manifest; then the index. Everything is pushed by digest.
+// writer pushes into one repository with one authenticated client (one
+// ping, one token with push on the repository and pull on the base's).
 //
 // It speaks the distribution API directly rather than through
 // remote.Pusher: the pusher checks every blob with a HEAD before mounting it
 // and uploads configs in four requests; a rebase is mostly mounts, and this
-// halves its requests (see the package tests for the counts).
-func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *Plan) (*writer, error) {
-	w, err := r.writer(ctx, repo, mountSource(repo, p), true)
-	if err != nil {
-		return nil, err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.o.jobs)
-	for _, pp := range p.platforms {
-		g.Go(func() error { return w.pushPlatform(gctx, pp) })
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if len(p.platforms) == 1 && p.platforms[0].newDigest == p.digest {
-		return w, nil // a single image: its manifest is the top
-	}
-	return w, w.putManifest(ctx, p.digest.String(), p.manifest)
-}
-
-// mountSource is the repository the new base's layers are mounted from: the
-// base's, or repo itself when nothing is to be mounted.
-func mountSource(repo name.Repository, p *Plan) name.Repository {
-	for _, pp := range p.platforms {
-		if len(pp.layers) > 0 {
-			return pp.layers[0].ref.Context()
-		}
-	}
-	return repo
-}
-
-// client is the authenticated client of a plan's repository for the reads
-// Plan makes with it (the referrers API): the writer Write will push with,
-// or with dry run a reader with pull access only. Both cost the registry
-// the same requests, so a dry run reads exactly what a real run reads.
-func (r *Rebaser) client(ctx context.Context, p *Plan) (*writer, error) {
-	repo := p.ref.Context()
-	if r.o.dryRun {
-		return r.writer(ctx, repo, repo, false)
-	}
-	return r.writer(ctx, repo, mountSource(repo, p), true)
-}
-
-func (w *writer) pushPlatform(ctx context.Context, pp *platformPlan) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.r.o.jobs)
-	for _, l := range pp.layers {
-		g.Go(func() error {
-			l.ctx = gctx
-			return w.layer(gctx, l)
-		})
-	}
-	g.Go(func() error { return w.config(gctx, pp.config) })
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	w.r.o.logger.Printf("%s: pushing %s manifest %s", w.repo, pp.res.Platform, pp.newDigest)
-	if err := w.putManifest(ctx, pp.newDigest.String(), pp.manifest); err != nil {
-		return err
-	}
-	pp.pushed.Store(true)
-	return nil
-}
-
-// writer pushes into one repository with one authenticated client (one
-// ping, one token with push on the repository and pull on the base's).
+// halves its requests (see the rebase package's tests for the counts).
 type writer struct {
-	r      *Rebaser
+	c      *Client
 	repo   name.Repository
 	from   name.Repository // mount source on the same registry, or repo
 	client *http.Client
-	blobs  memo[struct{}] // digests known to be in repo
+	blobs  cache.Memo[struct{}] // digests known to be in repo
 }
 
-func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository, push bool) (*writer, error) {
+// Open is the client of repo for writing into it, pulling from from
+// (the repository on the same registry that layers are mounted from, or
+// repo), or with push false for reading it with pull access only: the
+// referrers a dry run reads cost the registry the same requests as a real
+// run's. A Client opens one per repository and mount source in a run.
+func (c *Client) Open(ctx context.Context, repo, from name.Repository, push bool) (store.Repository, error) {
+	return c.writer(ctx, repo, from, push)
+}
+
+func (c *Client) writer(ctx context.Context, repo, from name.Repository, push bool) (*writer, error) {
 	key := repo.Name()
 	scopes := []string{repo.Scope(transport.PushScope)}
 	if !push {
@@ -117,34 +57,37 @@ func (r *Rebaser) writer(ctx context.Context, repo, from name.Repository, push b
 		key += "|" + from.Name()
 		scopes = append(scopes, from.Scope(transport.PullScope))
 	}
-	return r.writers.get(ctx, key, func(ctx context.Context) (*writer, error) {
-		auth, err := authn.Resolve(ctx, r.o.keychain, repo)
+	return c.writers.Get(ctx, key, func(ctx context.Context) (*writer, error) {
+		auth, err := authn.Resolve(ctx, c.o.Keychain, repo)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", repo, err)
 		}
 		// The ping and the token request, retried like everything else.
 		var tr http.RoundTripper
-		err = r.retry(ctx, func() (err error) {
-			tr, err = transport.NewWithContext(ctx, repo.Registry, auth, r.rt, scopes)
+		err = c.retry(ctx, func() (err error) {
+			tr, err = transport.NewWithContext(ctx, repo.Registry, auth, c.rt, scopes)
 			return err
 		})
 		if err != nil {
-			return nil, describe("registry "+repo.RegistryStr(), err)
+			return nil, Describe("registry "+repo.RegistryStr(), err)
 		}
-		return &writer{r: r, repo: repo, from: from, client: &http.Client{Transport: tr, CheckRedirect: sameHostRedirects}}, nil
+		return &writer{c: c, repo: repo, from: from, client: &http.Client{Transport: tr, CheckRedirect: sameHostRedirects}}, nil
 	})
 }
 
-// layer makes a new-base layer present in the repository: a cross-repository
-// mount on the same registry (one request, which also succeeds when the blob
-// is already there); from another registry, streamed once per registry and
-// mounted from there (crossLayer).
-func (w *writer) layer(ctx context.Context, l *baseLayer) error {
-	_, err := w.blobs.get(ctx, l.desc.Digest.String(), func(ctx context.Context) (struct{}, error) {
+// PutLayer makes the layer src (desc its descriptor, which names its
+// digest and size: no HEAD needed) present in the repository: a
+// cross-repository mount on the same registry (one request, which also
+// succeeds when the blob is already there); from another registry,
+// streamed once per registry and mounted from there (crossLayer). It
+// returns the bytes it read from another registry.
+func (w *writer) PutLayer(ctx context.Context, src name.Digest, desc v1.Descriptor) (int64, error) {
+	l := &layer{ctx: ctx, puller: w.c.puller, ref: src, desc: desc}
+	_, err := w.blobs.Get(ctx, l.desc.Digest.String(), func(ctx context.Context) (struct{}, error) {
 		if w.from != l.ref.Context() {
 			return struct{}{}, w.crossLayer(ctx, l) // crossreg.go
 		}
-		return struct{}{}, w.r.retry(ctx, func() error {
+		return struct{}{}, w.c.retry(ctx, func() error {
 			loc, mounted, err := w.startUpload(ctx, l.desc.Digest.String(), w.from)
 			if err != nil || mounted {
 				return err
@@ -152,18 +95,20 @@ func (w *writer) layer(ctx context.Context, l *baseLayer) error {
 			return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.open)
 		})
 	})
-	return err
+	return l.copied.Load(), err
 }
 
-// config uploads a config blob: a POST and a PUT.
-func (w *writer) config(ctx context.Context, c configBlob) error {
-	_, err := w.blobs.get(ctx, c.d.String(), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, w.r.retry(ctx, func() error {
+// PutBlob uploads a blob held in memory (a config, a signature): a POST
+// and a PUT, once per digest and repository in a run.
+func (w *writer) PutBlob(ctx context.Context, d v1.Hash, b []byte) error {
+	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	_, err := w.blobs.Get(ctx, d.String(), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, w.c.retry(ctx, func() error {
 			loc, _, err := w.startUpload(ctx, "", name.Repository{})
 			if err != nil {
 				return err
 			}
-			return w.finishUpload(ctx, loc, c.d, int64(len(c.b)), c.open)
+			return w.finishUpload(ctx, loc, d, int64(len(b)), open)
 		})
 	})
 	return err
@@ -171,6 +116,15 @@ func (w *writer) config(ctx context.Context, c configBlob) error {
 
 func (w *writer) url(path string) *url.URL {
 	return &url.URL{Scheme: w.repo.Scheme(), Host: w.repo.RegistryStr(), Path: "/v2/" + w.repo.RepositoryStr() + path}
+}
+
+// HasBlob reports whether the repository has the blob d (a HEAD).
+func (w *writer) HasBlob(ctx context.Context, d v1.Hash) (ok bool, err error) {
+	err = w.c.retry(ctx, func() (err error) {
+		ok, err = w.exists(ctx, d)
+		return err
+	})
+	return ok, err
 }
 
 func (w *writer) exists(ctx context.Context, d v1.Hash) (bool, error) {
@@ -249,18 +203,18 @@ func (w *writer) finishUpload(ctx context.Context, loc string, d v1.Hash, size i
 	return transport.CheckError(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
 }
 
-// putManifest PUTs a manifest by digest (or tag).
-func (w *writer) putManifest(ctx context.Context, identifier string, m rawManifest) error {
-	return w.putManifestRaced(ctx, identifier, m) // crossreg.go
+// PutManifest PUTs a manifest by digest (or tag).
+func (w *writer) PutManifest(ctx context.Context, identifier string, raw []byte, mt types.MediaType) error {
+	return w.putManifestRaced(ctx, identifier, raw, mt) // crossreg.go
 }
 
-func (w *writer) putManifestOnce(ctx context.Context, identifier string, m rawManifest) error {
-	return w.r.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.url("/manifests/"+identifier).String(), bytes.NewReader(m.b))
+func (w *writer) putManifestOnce(ctx context.Context, identifier string, raw []byte, mt types.MediaType) error {
+	return w.c.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, w.url("/manifests/"+identifier).String(), bytes.NewReader(raw))
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", string(m.mt))
+		req.Header.Set("Content-Type", string(mt))
 		resp, err := w.client.Do(req)
 		if err != nil {
 			return err
@@ -270,18 +224,18 @@ func (w *writer) putManifestOnce(ctx context.Context, identifier string, m rawMa
 	})
 }
 
-// tagDigest asks which manifest tag names now: a HEAD, whose
+// TagDigest asks which manifest tag names now: a HEAD, whose
 // Docker-Content-Digest answers it; a registry that sends none is asked with
 // a GET, and the manifest's bytes are digested.
-func (w *writer) tagDigest(ctx context.Context, tag string) (v1.Hash, error) {
+func (w *writer) TagDigest(ctx context.Context, tag string) (v1.Hash, error) {
 	var h v1.Hash
-	err := w.r.retry(ctx, func() error {
+	err := w.c.retry(ctx, func() error {
 		for _, method := range []string{http.MethodHead, http.MethodGet} {
 			req, err := http.NewRequestWithContext(ctx, method, w.url("/manifests/"+tag).String(), nil)
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Accept", strings.Join(manifestTypes, ","))
+			req.Header.Set("Accept", strings.Join(ManifestTypes, ","))
 			resp, err := w.client.Do(req)
 			if err != nil {
 				return err
@@ -300,7 +254,7 @@ func (w *writer) tagDigest(ctx context.Context, tag string) (v1.Hash, error) {
 			if err := transport.CheckError(resp, http.StatusOK); err != nil {
 				return err
 			}
-			h, _, err = v1.SHA256(io.LimitReader(resp.Body, registry.MaxManifestSize))
+			h, _, err = v1.SHA256(io.LimitReader(resp.Body, MaxManifestSize))
 			return err
 		}
 		return nil
@@ -308,8 +262,8 @@ func (w *writer) tagDigest(ctx context.Context, tag string) (v1.Hash, error) {
 	return h, err
 }
 
-// manifestTypes are the manifest media types the engine reads.
-var manifestTypes = []string{
+// ManifestTypes are the manifest media types the engine reads.
+var ManifestTypes = []string{
 	string(types.OCIImageIndex), string(types.OCIManifestSchema1),
 	string(types.DockerManifestList), string(types.DockerManifestSchema2),
 }
@@ -342,12 +296,18 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// retry runs f under the run's retry policy (retry.Do).
-func (r *Rebaser) retry(ctx context.Context, f func() error) error {
-	return retry.Do(ctx, r.backoff(), r.o.logger.Printf, f)
+// Referrers asks the OCI referrers API what refers to d: im lists them;
+// noAPI, the registry has no such API (it answered 404 or 405), and
+// im is empty.
+func (w *writer) Referrers(ctx context.Context, d v1.Hash) (im *v1.IndexManifest, noAPI bool, err error) {
+	err = w.c.retry(ctx, func() (err error) {
+		im, noAPI, err = w.referrers(ctx, d)
+		return err
+	})
+	return im, noAPI, err
 }
 
-// referrers asks the OCI referrers API; a registry without it gives none.
+// referrers asks the OCI referrers API once.
 func (w *writer) referrers(ctx context.Context, d v1.Hash) (im *v1.IndexManifest, noAPI bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url("/referrers/"+d.String()).String(), nil)
 	if err != nil {
