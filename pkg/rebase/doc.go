@@ -38,5 +38,10 @@
 // config's own settings (User, Env, Labels, Entrypoint...) follow the base
 // where the image inherited them, as a rebuild on the new base would give
 // them (ConfigChange; WithKeepConfig keeps them as they are).
+//
+// The engine reads images from a store.Source and writes them to a
+// store.Destination (package store); today both are one *registry.Client,
+// the only place that speaks HTTP: this package imports no net/http.
+//
 // Package linestream runs Rebase over a stream of references, one a line.
 package rebase

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
 // Option configures a Rebaser.
@@ -28,7 +29,7 @@ type options struct {
 	newBase     string
 	timeout     time.Duration
 	keychain    authn.Keychain
-	transport   http.RoundTripper
+	transport   registry.RoundTripper
 	backoff     *remote.Backoff
 	userAgent   string
 	logger      *log.Logger
@@ -115,8 +116,10 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // the docker config and its credential helpers).
 func WithKeychain(kc authn.Keychain) Option { return func(o *options) { o.keychain = kc } }
 
-// WithTransport sets the HTTP transport shared by every request of the run.
-func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+// WithTransport sets the HTTP transport shared by every request of the run
+// (a net/http RoundTripper), under the registry client's own: see
+// registry.NewTransport.
+func WithTransport(t registry.RoundTripper) Option { return func(o *options) { o.transport = t } }
 
 // WithRetryBackoff sets the backoff of retried requests (5xx, 429, broken
 // connections). The default is go-containerregistry's: 3 tries, 1s then 3s.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/rebasekit/rebasekit/pkg/refs"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -59,7 +60,7 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	if !ok {
 		return nil, ErrNotReference
 	}
-	nref, err := parseReference(ref, r.nameOpts...)
+	nref, err := registry.ParseReference(ref, r.nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReference, err)
 	}
@@ -301,7 +302,7 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 		baseName = r.o.newBase
 		anns = append(anns, annotation{AnnotationBaseName, baseName})
 	}
-	if base, err := parseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
+	if base, err := registry.ParseReference(baseName, r.nameOpts...); err == nil && inherited.digest != "" {
 		if _, pinned := base.(name.Digest); !pinned || r.o.newBase != "" {
 			nb, err := r.manifest(ctx, base)
 			if err != nil {

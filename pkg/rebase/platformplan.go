@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
 // platformPlan is the rebase of one platform manifest.
@@ -88,7 +90,7 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 	if bi.digest == "" {
 		return nil, skipf("the %s annotations have a base.name but no base.digest", bi.where)
 	}
-	base, err := parseReference(bi.name, r.nameOpts...)
+	base, err := registry.ParseReference(bi.name, r.nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base.name %q: %w", bi.name, err)
 	}
@@ -320,10 +322,8 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 			continue // already in the repository, or foreign: never copied
 		}
 		p.layers = append(p.layers, &baseLayer{
-			ctx:    ctx,
-			puller: r.puller,
-			ref:    newM.ref.Context().Digest(l.Digest.String()),
-			desc:   l,
+			ref:  newM.ref.Context().Digest(l.Digest.String()),
+			desc: l,
 		})
 	}
 	return nil
@@ -462,7 +462,7 @@ func (r *Rebaser) forPlatform(ctx context.Context, ref name.Reference, platform 
 	c, err := r.manifest(ctx, ref.Context().Digest(d.Digest.String()))
 	if isNotFound(err) {
 		return nil, nil, described(fmt.Sprintf("%s %s lists a %s manifest %s that is not in the registry (%s)",
-			what, ref, platformString(platform), d.Digest, registryText(err)), err)
+			what, ref, platformString(platform), d.Digest, registry.Text(err)), err)
 	}
 	if err != nil {
 		return nil, nil, describe(fmt.Sprintf("%s %s (%s)", what, ref, platformString(platform)), err)

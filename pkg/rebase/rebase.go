@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/rebasekit/rebasekit/internal/cache"
+	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // The annotations ko (and buildkit, and others) record on the images they build.
@@ -24,18 +25,14 @@ const (
 type Rebaser struct {
 	o        options
 	nameOpts []name.Option
-	puller   *remote.Puller
-	rt       http.RoundTripper // the shared transport of the writers
+	src      store.Source      // where images and their bases are read
+	dst      store.Destination // where rebased images are written
 
 	oldBase, newBase name.Reference // WithOldBase, WithNewBase
 
 	manifests memo[*fetched] // ref name -> manifest (bases, resolved once)
 	configs   memo[[]byte]   // repo@digest -> base config
 	tags      memo[[]string] // repo -> tags, for the referrers check
-	writers   memo[*writer]  // repo (and mount source) -> authenticated writer
-	// registry|layer digest -> the repository on that registry a layer of a
-	// base on another registry was streamed into (crossreg.go)
-	homes memo[name.Repository]
 	// registry/first-path-component -> whether it serves the referrers API
 	// (no: it answered 404)
 	referrersAPI memo[bool]
@@ -63,24 +60,30 @@ func New(opts ...Option) (*Rebaser, error) {
 		if b.s == "" {
 			continue
 		}
-		ref, err := parseReference(b.s, r.nameOpts...)
+		ref, err := registry.ParseReference(b.s, r.nameOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", b.what, b.s, err)
 		}
 		*b.ref = ref
 	}
-	// One transport under the puller and the writers: plain HTTP refused
-	// beyond loopback, one ping per registry, manifests by tag checked
-	// against their digest, at most maxRequests in flight per registry.
-	shared := newPingCache(plainHTTPGuard{
-		inner:    digestCheck{inner: newHostLimit(r.o.transport, r.o.maxRequests)},
-		insecure: r.o.insecure,
+	// One registry client reads and writes: plain HTTP refused beyond
+	// loopback, one ping per registry, manifests by tag checked against
+	// their digest, at most maxRequests in flight per registry.
+	c, err := registry.New(registry.Options{
+		Keychain:      r.o.keychain,
+		Transport:     r.o.transport,
+		Insecure:      r.o.insecure,
+		MaxRequests:   r.o.maxRequests,
+		UserAgent:     r.o.userAgent,
+		Jobs:          r.o.jobs,
+		Backoff:       r.o.backoff,
+		RemoteOptions: r.o.remoteOpts,
+		Logger:        r.o.logger,
 	})
-	var err error
-	if r.puller, err = remote.NewPuller(remoteOptions(&r.o, shared)...); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	r.rt = transport.NewUserAgent(shared, r.o.userAgent)
+	r.src, r.dst = c, c
 	return r, nil
 }
 
@@ -92,7 +95,7 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			err := recovered(p)
+			err := cache.Recovered(p)
 			res = Result{Input: ref, Output: ref, Action: Failed, Reason: err.Error(), Err: err, DryRun: r.o.dryRun}
 		}
 		res.DurationMs = time.Since(start).Milliseconds()
@@ -170,7 +173,7 @@ func deadlinePassed(ctx context.Context) bool {
 // moved, as it describes the old digests. Signatures and attestations draw
 // a warning saying what to do; SBOMs (ko attaches one to every image) are
 // only reported.
-func (r *Rebaser) checkReferrers(ctx context.Context, repo name.Repository, top v1.Hash, w *writer, res *Plan) {
+func (r *Rebaser) checkReferrers(ctx context.Context, repo name.Repository, top v1.Hash, w store.Repository, res *Plan) {
 	olds := []string{top.String()}
 	for _, p := range res.Platforms {
 		if p.Action == Rebased && p.Digest != top.String() {
@@ -208,12 +211,4 @@ func (r *Rebaser) checkReferrers(ctx context.Context, repo name.Repository, top 
 	if c := n[SBOM]; c > 0 {
 		r.o.logger.Printf("%s: the old image has %d SBOM(s), not moved: they describe the old digests", res.Input, c)
 	}
-}
-
-// backoff is the retry policy of the run.
-func (r *Rebaser) backoff() remote.Backoff {
-	if r.o.backoff != nil && r.o.backoff.Steps > 0 {
-		return *r.o.backoff
-	}
-	return remote.Backoff{Duration: time.Second, Factor: 3, Steps: 3}
 }

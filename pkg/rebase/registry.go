@@ -5,97 +5,17 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/internal/retry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
-
-// retryStatusCodes are retried with backoff, like broken connections.
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout,
-	http.StatusTooManyRequests,
-	http.StatusInternalServerError,
-	http.StatusBadGateway,
-	http.StatusServiceUnavailable,
-	http.StatusGatewayTimeout,
-}
-
-// remoteOptions are those of the run's single puller: one transport (rt,
-// shared with the writers), one keychain. go-containerregistry's own retries are off: they retry only the
-// request, not the reading of its body, and sleep without looking at the
-// context. The engine retries whole reads and uploads itself (Rebaser.retry),
-// so one policy bounds every operation.
-//
-// The caller's remote options come first, so that the engine's own settings
-// win: a remote.WithTransport of theirs must not bypass the plain-HTTP guard
-// and the digest check, nor a retry predicate nest retries inside the
-// engine's.
-func remoteOptions(o *options, rt http.RoundTripper) []remote.Option {
-	return append(slices.Clip(o.remoteOpts),
-		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(rt),
-		remote.WithUserAgent(o.userAgent),
-		remote.WithJobs(o.jobs),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-		remote.WithRetryStatusCodes(),
-	)
-}
-
-// plainHTTPGuard refuses plain HTTP except to loopback hosts or with
-// WithInsecure. go-containerregistry also falls back to HTTP for RFC 1918
-// addresses and *.local names; we do not, so credentials and images never
-// cross a network in clear text by surprise.
-type plainHTTPGuard struct {
-	inner    http.RoundTripper
-	insecure bool
-}
-
-func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure && !isLoopback(req.URL.Hostname()) {
-		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP unless insecure registries are allowed", ErrPlainHTTP, req.URL.Host)
-	}
-	return g.inner.RoundTrip(req)
-}
-
-// isLoopback reports whether host names this machine. Host names are
-// case-insensitive: LOCALHOST is localhost.
-func isLoopback(host string) bool {
-	host = strings.ToLower(host)
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-// parseReference parses s with opts, and lets a loopback registry answer in
-// plain HTTP as go-containerregistry lets "localhost:PORT" and 127.0.0.1:
-// it matches those spellings exactly, so LOCALHOST:5000 or 127.0.0.2 would
-// be tried in HTTPS only, and fail against a local registry that the
-// plain-HTTP guard allows.
-func parseReference(s string, opts ...name.Option) (name.Reference, error) {
-	ref, err := name.ParseReference(s, opts...)
-	if err != nil || ref.Context().Scheme() == "http" {
-		return ref, err
-	}
-	u := url.URL{Host: ref.Context().RegistryStr()}
-	if !isLoopback(u.Hostname()) {
-		return ref, nil
-	}
-	return name.ParseReference(s, append(slices.Clip(opts), name.Insecure)...)
-}
 
 // fetched is a manifest as the registry served it.
 type fetched struct {
@@ -117,23 +37,19 @@ func (r *Rebaser) manifest(ctx context.Context, ref name.Reference) (*fetched, e
 
 // fetch gets ref without caching.
 func (r *Rebaser) fetch(ctx context.Context, ref name.Reference) (*fetched, error) {
-	var d *remote.Descriptor
-	err := r.retry(ctx, func() (err error) {
-		d, err = r.puller.Get(ctx, ref)
-		return err
-	})
+	raw, d, err := r.src.Manifest(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: d.Manifest}
+	f := &fetched{ref: ref, digest: d.Digest, mediaType: d.MediaType, raw: raw}
 	switch {
 	case d.MediaType.IsIndex():
-		if err = checkKeys(d.Manifest, indexType, "the index"); err == nil {
-			f.index, err = v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(raw, indexType, "the index"); err == nil {
+			f.index, err = v1.ParseIndexManifest(bytes.NewReader(raw))
 		}
 	case d.MediaType.IsImage():
-		if err = checkKeys(d.Manifest, manifestType, "the manifest"); err == nil {
-			f.manifest, err = v1.ParseManifest(bytes.NewReader(d.Manifest))
+		if err = checkKeys(raw, manifestType, "the manifest"); err == nil {
+			f.manifest, err = v1.ParseManifest(bytes.NewReader(raw))
 		}
 	default:
 		err = fmt.Errorf("unsupported media type %q", d.MediaType)
@@ -192,35 +108,14 @@ const maxConfigSize = 64 << 20
 // blob reads a config from repo, verifying its digest, and checks that the
 // typed decoder and the byte editor read the same document (checkKeys).
 func (r *Rebaser) blob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
-	var b []byte
-	err := r.retry(ctx, func() (err error) {
-		b, err = r.readBlob(ctx, repo, d)
-		return err
-	})
+	b, err := r.src.Blob(ctx, repo.Digest(d.String()), maxConfigSize+1)
+	if err == nil && len(b) > maxConfigSize {
+		return nil, fmt.Errorf("config %s is larger than %d bytes", d, maxConfigSize)
+	}
 	if err == nil {
 		err = checkKeys(b, configType, "the config")
 	}
 	return b, err
-}
-
-func (r *Rebaser) readBlob(ctx context.Context, repo name.Repository, d v1.Hash) ([]byte, error) {
-	l, err := r.puller.Layer(ctx, repo.Digest(d.String()))
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxConfigSize {
-		return nil, fmt.Errorf("config %s is larger than %d bytes", d, maxConfigSize)
-	}
-	return b, nil
 }
 
 // config reads a base's config once per run (content addressed).
@@ -242,71 +137,13 @@ type configBlob struct {
 	d v1.Hash
 }
 
-func (c configBlob) open() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(c.b)), nil
-}
-
-// baseLayer is a new-base layer described by its manifest descriptor
-// (digest, size: no HEAD needed), read lazily from the base's repository
-// when it has to be streamed rather than mounted.
+// baseLayer is a new-base layer the image's repository may lack, described
+// by its manifest descriptor (digest, size: no HEAD needed); the
+// destination mounts it or copies it from ref.
 type baseLayer struct {
-	ctx    context.Context
-	puller *remote.Puller
 	ref    name.Digest
 	desc   v1.Descriptor
-	copied atomic.Int64 // bytes read from another registry (crossreg.go)
-}
-
-// open reads the layer's compressed bytes from the base's repository. They
-// must be as many as its descriptor says: an upload announces that length,
-// and a base whose manifest names another would otherwise fail with
-// net/http's "ContentLength=81 with Body length 91", which says nothing of
-// what is wrong. (go-containerregistry checks their digest.)
-func (l *baseLayer) open() (io.ReadCloser, error) {
-	rl, err := l.puller.Layer(l.ctx, l.ref)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := rl.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	return &sizedReader{ReadCloser: rc, ref: l.ref, want: l.desc.Size}, nil
-}
-
-// BlobSizeError is a blob whose bytes are not as many as the descriptor
-// that names it says: the manifest is wrong, or the registry's answer.
-type BlobSizeError struct {
-	Ref  string // REPO@DIGEST
-	Want int64  // the descriptor's size
-	Got  int64  // the bytes read (at least, when more)
-}
-
-func (e *BlobSizeError) Error() string {
-	if e.Got > e.Want {
-		return fmt.Sprintf("the registry's answer for %s has more than the %d bytes its manifest says (the manifest or the registry is wrong)", e.Ref, e.Want)
-	}
-	return fmt.Sprintf("the registry's answer for %s has %d bytes, not the %d its manifest says (the manifest or the registry is wrong)", e.Ref, e.Got, e.Want)
-}
-
-// sizedReader fails a read past want bytes, or an end before them.
-type sizedReader struct {
-	io.ReadCloser
-	ref  name.Digest
-	want int64
-	n    int64
-}
-
-func (r *sizedReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	r.n += int64(n)
-	switch {
-	case r.n > r.want:
-		return 0, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
-	case err == io.EOF && r.n < r.want:
-		return n, &BlobSizeError{Ref: r.ref.String(), Want: r.want, Got: r.n}
-	}
-	return n, err
+	copied atomic.Int64 // bytes copied from another registry by Write
 }
 
 // referrers lists what refers to digest d in repo: cosign-style tags
@@ -316,20 +153,10 @@ func (r *sizedReader) Read(p []byte) (int, error) {
 // A registry that answers the API with 404 has none (the spec forbids a 404
 // from one that has it): it is not asked again in this run, for repositories
 // under the same first path component (referrersScope).
-func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) ([]Referrer, error) {
+func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w store.Repository) ([]Referrer, error) {
 	var out []Referrer
-	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) (tags []string, err error) {
-		err = r.retry(ctx, func() (err error) {
-			tags, err = r.puller.List(ctx, repo)
-			return err
-		})
-		// distribution answers 404 NAME_UNKNOWN for a repository that holds
-		// no tags (images pushed by digest only): that is "no tags".
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-			return nil, nil
-		}
-		return tags, err
+	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) ([]string, error) {
+		return r.src.Tags(ctx, repo) // a repository without tags has none
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing tags: %w", err)
@@ -366,13 +193,9 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 // answer instead of all asking. Only that verdict is shared: an error about
 // this image's own request (a 403 on its repository) is this image's alone,
 // and a transient one leaves the question open for the next image.
-func (r *Rebaser) referrersAPIAnswer(ctx context.Context, repo name.Repository, d v1.Hash, w *writer) (*v1.IndexManifest, error) {
+func (r *Rebaser) referrersAPIAnswer(ctx context.Context, repo name.Repository, d v1.Hash, w store.Repository) (*v1.IndexManifest, error) {
 	ask := func(ctx context.Context) (im *v1.IndexManifest, noAPI bool, err error) {
-		err = r.retry(ctx, func() (err error) {
-			im, noAPI, err = w.referrers(ctx, d)
-			return err
-		})
-		return im, noAPI, err
+		return w.Referrers(ctx, d)
 	}
 	var im *v1.IndexManifest
 	asked := false
@@ -382,7 +205,7 @@ func (r *Rebaser) referrersAPIAnswer(ctx context.Context, repo name.Repository, 
 		asked = true
 		im, noAPI, ownErr = ask(ctx)
 		if ownErr != nil {
-			if ctx.Err() != nil || retryable(ownErr) {
+			if ctx.Err() != nil || retry.Retryable(ownErr) {
 				return false, ownErr // not remembered
 			}
 			return true, nil // unknown: later images ask for themselves

@@ -108,7 +108,7 @@ func (r *Rebaser) Attach(ctx context.Context, p *Plan) error {
 		return fmt.Errorf("signing %s: %w", p.digest, err)
 	}
 	repo := p.ref.Context()
-	w, err := r.writer(ctx, repo, mountSource(repo, p), true)
+	w, err := r.open(ctx, repo, mountSource(repo, p), true)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (r *Rebaser) Attach(ctx context.Context, p *Plan) error {
 	g.SetLimit(r.o.jobs)
 	for i, a := range as {
 		g.Go(func() error {
-			d, err := w.attach(gctx, a)
+			d, err := r.attach(gctx, repo, w, a)
 			if err != nil {
 				return describe(fmt.Sprintf("pushed %s but pushing its %s %s", p.digest, a.Kind, repo.Tag(a.Tag)), err)
 			}

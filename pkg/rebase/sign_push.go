@@ -6,21 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // attach pushes one attachment: it reads what the tag names now (a GET,
 // usually a 404), builds the artifact on it, uploads the blobs it adds and
 // its config (a POST and a PUT each) and PUTs the manifest by tag. It
 // returns the digest of the manifest pushed.
-func (w *writer) attach(ctx context.Context, a Attachment) (v1.Hash, error) {
-	now, err := w.tagImage(ctx, a.Tag)
+func (r *Rebaser) attach(ctx context.Context, repo name.Repository, w store.Repository, a Attachment) (v1.Hash, error) {
+	now, err := tagImage(ctx, w, a.Tag)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -54,7 +54,7 @@ func (w *writer) attach(ctx context.Context, a Attachment) (v1.Hash, error) {
 		if err != nil {
 			return v1.Hash{}, err
 		}
-		if err := w.config(ctx, configBlob{b: b, d: l.Digest}); err != nil {
+		if err := w.PutBlob(ctx, l.Digest, b); err != nil {
 			return v1.Hash{}, err
 		}
 	}
@@ -62,7 +62,7 @@ func (w *writer) attach(ctx context.Context, a Attachment) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if err := w.config(ctx, configBlob{b: cfg, d: m.Config.Digest}); err != nil {
+	if err := w.PutBlob(ctx, m.Config.Digest, cfg); err != nil {
 		return v1.Hash{}, err
 	}
 	raw, err := img.RawManifest()
@@ -73,8 +73,8 @@ func (w *writer) attach(ctx context.Context, a Attachment) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	w.r.o.logger.Printf("%s: pushing %s %s", w.repo, a.Kind, a.Tag)
-	if err := w.putManifest(ctx, a.Tag, rawManifest{b: raw, mt: mt}); err != nil {
+	r.o.logger.Printf("%s: pushing %s %s", repo, a.Kind, a.Tag)
+	if err := w.PutManifest(ctx, a.Tag, raw, mt); err != nil {
 		return v1.Hash{}, err
 	}
 	d, _, err := v1.SHA256(bytes.NewReader(raw))
@@ -87,18 +87,13 @@ func readAll(open func() (io.ReadCloser, error)) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifestSize))
+	return io.ReadAll(io.LimitReader(rc, registry.MaxManifestSize))
 }
 
-// tagImage is the image tag names in the writer's repository (its manifest
-// and config; its layers are not read), or nil when the tag names nothing.
-func (w *writer) tagImage(ctx context.Context, tag string) (v1.Image, error) {
-	var raw, cfg []byte
-	var mt types.MediaType
-	err := w.r.retry(ctx, func() (err error) {
-		raw, mt, err = w.get(ctx, "/manifests/"+tag, strings.Join(manifestTypes, ","))
-		return err
-	})
+// tagImage is the image tag names in w (its manifest and config; its
+// layers are not read), or nil when the tag names nothing.
+func tagImage(ctx context.Context, w store.Repository, tag string) (v1.Image, error) {
+	raw, mt, err := w.Manifest(ctx, tag)
 	if isNotFound(err) {
 		return nil, nil
 	}
@@ -112,10 +107,7 @@ func (w *writer) tagImage(ctx context.Context, tag string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tag %s: %w", tag, err)
 	}
-	err = w.r.retry(ctx, func() (err error) {
-		cfg, _, err = w.get(ctx, "/blobs/"+m.Config.Digest.String(), "")
-		return err
-	})
+	cfg, err := w.Blob(ctx, m.Config.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("tag %s: config: %w", tag, err)
 	}
@@ -132,25 +124,4 @@ func (w *writer) tagImage(ctx context.Context, tag string) (v1.Image, error) {
 			return nil, errors.New("the layers of an existing signature image are not read")
 		},
 	})
-}
-
-// get reads a manifest or blob of the writer's repository.
-func (w *writer) get(ctx context.Context, path, accept string) ([]byte, types.MediaType, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url(path).String(), nil)
-	if err != nil {
-		return nil, "", err
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, "", err
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize))
-	return b, types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])), err
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -37,7 +36,7 @@ func (r *Rebaser) values(ctx context.Context, p *Plan) error {
 	}
 	p.Index = &plannedIndex{raw: p.manifest.b, mt: p.manifest.mt, im: im, planned: planned,
 		kept: func(h v1.Hash) (v1.Image, error) {
-			return remote.Image(repo.Digest(h.String()), remote.Reuse(r.puller), remote.WithContext(ctx))
+			return r.src.Image(ctx, repo.Digest(h.String()))
 		}}
 	return nil
 }
@@ -66,7 +65,7 @@ func (r *Rebaser) plannedImage(ctx context.Context, repo name.Repository, pp *pl
 			if !ok {
 				src = repo
 			}
-			l, err := remote.Layer(src.Digest(h.String()), remote.Reuse(r.puller), remote.WithContext(ctx))
+			l, err := r.src.Layer(ctx, src.Digest(h.String()))
 			return typedLayer{l, mts[h]}, err
 		},
 	})

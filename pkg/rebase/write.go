@@ -6,6 +6,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // Write pushes a plan into the image's own repository, the only one the
@@ -48,8 +51,8 @@ func (r *Rebaser) Write(ctx context.Context, p *Plan) error {
 // rewound. The check is made right before the PUT; the registry API has no
 // compare-and-swap, so a push to the tag between the two requests can still
 // be overwritten (a window of one round trip).
-func (r *Rebaser) moveTag(ctx context.Context, w *writer, tag name.Tag, was v1.Hash, p *Plan) error {
-	now, err := w.tagDigest(ctx, tag.TagStr())
+func (r *Rebaser) moveTag(ctx context.Context, w store.Repository, tag name.Tag, was v1.Hash, p *Plan) error {
+	now, err := w.TagDigest(ctx, tag.TagStr())
 	if isNotFound(err) {
 		return fmt.Errorf("pushed %s but did not move tag %s: the tag no longer exists", p.digest, tag)
 	}
@@ -63,8 +66,95 @@ func (r *Rebaser) moveTag(ctx context.Context, w *writer, tag name.Tag, was v1.H
 	default:
 		return fmt.Errorf("pushed %s but did not move tag %s: it now names %s, not the image rebased (%s); rebase what it names now", p.digest, tag, now, was)
 	}
-	if err := w.putManifest(ctx, tag.TagStr(), p.manifest); err != nil {
+	if err := w.PutManifest(ctx, tag.TagStr(), p.manifest.b, p.manifest.mt); err != nil {
 		return describe(fmt.Sprintf("pushed %s but moving tag %s", p.digest, tag), err)
 	}
 	return nil
+}
+
+// push writes a plan into repo, the image's own repository and the only one
+// the engine ever writes to: for each rebased platform the new base's layers
+// (mounted from the base's repository on the same registry, streamed from
+// another registry, never re-uploaded when present), its config and its
+// manifest; then the index. Everything is pushed by digest.
+func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *Plan) (store.Repository, error) {
+	w, err := r.open(ctx, repo, mountSource(repo, p), true)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.jobs)
+	for _, pp := range p.platforms {
+		g.Go(func() error { return r.pushPlatform(gctx, repo, w, pp) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(p.platforms) == 1 && p.platforms[0].newDigest == p.digest {
+		return w, nil // a single image: its manifest is the top
+	}
+	return w, w.PutManifest(ctx, p.digest.String(), p.manifest.b, p.manifest.mt)
+}
+
+// mountSource is the repository the new base's layers are mounted from: the
+// base's, or repo itself when nothing is to be mounted.
+func mountSource(repo name.Repository, p *Plan) name.Repository {
+	for _, pp := range p.platforms {
+		if len(pp.layers) > 0 {
+			return pp.layers[0].ref.Context()
+		}
+	}
+	return repo
+}
+
+// client is the authenticated client of a plan's repository for the reads
+// Plan makes with it (the referrers API): the writer Write will push with,
+// or with dry run a reader with pull access only. Both cost the registry
+// the same requests, so a dry run reads exactly what a real run reads.
+func (r *Rebaser) client(ctx context.Context, p *Plan) (store.Repository, error) {
+	repo := p.ref.Context()
+	if r.o.dryRun {
+		return r.open(ctx, repo, repo, false)
+	}
+	return r.open(ctx, repo, mountSource(repo, p), true)
+}
+
+// open is the destination's repo, opened to write (push) with layers from
+// from, or to read.
+func (r *Rebaser) open(ctx context.Context, repo, from name.Repository, push bool) (store.Repository, error) {
+	return r.dst.Open(ctx, repo, from, push)
+}
+
+func (r *Rebaser) pushPlatform(ctx context.Context, repo name.Repository, w store.Repository, pp *platformPlan) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.jobs)
+	for _, l := range pp.layers {
+		g.Go(func() error {
+			n, err := w.PutLayer(gctx, l.ref, l.desc)
+			l.copied.Add(n)
+			return err
+		})
+	}
+	g.Go(func() error { return w.PutBlob(gctx, pp.config.d, pp.config.b) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.o.logger.Printf("%s: pushing %s manifest %s", repo, pp.res.Platform, pp.newDigest)
+	if err := w.PutManifest(ctx, pp.newDigest.String(), pp.manifest.b, pp.manifest.mt); err != nil {
+		return err
+	}
+	pp.pushed.Store(true)
+	return nil
+}
+
+// copiedBytes is how many bytes of the plan's new-base layers were read
+// from another registry by Write.
+func (p *Plan) copiedBytes() int64 {
+	var n int64
+	for _, pp := range p.platforms {
+		for _, l := range pp.layers {
+			n += l.copied.Load()
+		}
+	}
+	return n
 }

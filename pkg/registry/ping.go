@@ -1,4 +1,4 @@
-package rebase
+package registry
 
 import (
 	"bytes"

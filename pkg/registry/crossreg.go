@@ -1,4 +1,4 @@
-package rebase
+package registry
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // A new-base layer that lives on another registry than the image is copied
@@ -18,17 +19,17 @@ import (
 // registry (a HEAD, then a POST and a PUT carrying the bytes); every other
 // repository on that registry mounts it from the first (one POST). Needs for
 // the same layer on the same registry that come while the first upload is in
-// flight wait for it (Rebaser.homes). A mount the registry will not make (the
+// flight wait for it (Client.homes). A mount the registry will not make (the
 // first repository's upload failed, a token without pull on it, a registry
 // without cross-repository mounts) falls back to streaming: the layer is
 // then copied again, never missing.
 
 // crossLayer makes l, a layer of a base on another registry, present in w's
 // repository.
-func (w *writer) crossLayer(ctx context.Context, l *baseLayer) error {
+func (w *writer) crossLayer(ctx context.Context, l *layer) error {
 	key := w.repo.RegistryStr() + "|" + l.desc.Digest.String()
 	owner := false
-	home, err := w.r.homes.get(ctx, key, func(ctx context.Context) (name.Repository, error) {
+	home, err := w.c.homes.Get(ctx, key, func(ctx context.Context) (name.Repository, error) {
 		owner = true
 		return w.repo, w.stream(ctx, l)
 	})
@@ -48,24 +49,24 @@ func (w *writer) crossLayer(ctx context.Context, l *baseLayer) error {
 	// A token registry mounts only what the token may pull: ask for one
 	// with pull on home too (one token request per repository and home; an
 	// anonymous registry needs none).
-	mw, err := w.r.writer(ctx, w.repo, home, true)
+	mw, err := w.c.writer(ctx, w.repo, home, true)
 	if err != nil {
 		return err
 	}
-	return w.r.retry(ctx, func() error {
+	return w.c.retry(ctx, func() error {
 		loc, mounted, err := mw.startUpload(ctx, l.desc.Digest.String(), home)
 		if err != nil || mounted {
 			return err
 		}
-		w.r.o.logger.Printf("%s: %s could not be mounted from %s: streaming it from %s", w.repo, l.desc.Digest, home, l.ref.Context())
+		w.c.o.Logger.Printf("%s: %s could not be mounted from %s: streaming it from %s", w.repo, l.desc.Digest, home, l.ref.Context())
 		return mw.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
 	})
 }
 
 // stream copies l into w's repository from the base's registry, unless the
 // repository has it already (a HEAD).
-func (w *writer) stream(ctx context.Context, l *baseLayer) error {
-	return w.r.retry(ctx, func() error {
+func (w *writer) stream(ctx context.Context, l *layer) error {
+	return w.c.retry(ctx, func() error {
 		if ok, err := w.exists(ctx, l.desc.Digest); err != nil || ok {
 			return err
 		}
@@ -73,14 +74,14 @@ func (w *writer) stream(ctx context.Context, l *baseLayer) error {
 		if err != nil {
 			return err
 		}
-		w.r.o.logger.Printf("%s: streaming %s (%d bytes) from %s", w.repo, l.desc.Digest, l.desc.Size, l.ref.Context())
+		w.c.o.Logger.Printf("%s: streaming %s (%d bytes) from %s", w.repo, l.desc.Digest, l.desc.Size, l.ref.Context())
 		return w.finishUpload(ctx, loc, l.desc.Digest, l.desc.Size, l.countedOpen)
 	})
 }
 
 // countedOpen is open, counting the bytes read from the base's registry
 // into l.copied (a retried upload counts again: it read them again).
-func (l *baseLayer) countedOpen() (io.ReadCloser, error) {
+func (l *layer) countedOpen() (io.ReadCloser, error) {
 	rc, err := l.open()
 	if err != nil {
 		return nil, err
@@ -97,18 +98,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-// copiedBytes is how many bytes of the plan's new-base layers were read
-// from another registry by Write.
-func (p *Plan) copiedBytes() int64 {
-	var n int64
-	for _, pp := range p.platforms {
-		for _, l := range pp.layers {
-			n += l.copied.Load()
-		}
-	}
-	return n
 }
 
 // blobsRaced reports whether a manifest PUT was refused for a blob the
@@ -134,14 +123,14 @@ func blobsRaced(err error) bool {
 
 // putManifestRaced is putManifest, made again (up to 4 times in all, 50 ms,
 // 100 ms, 200 ms apart) while the registry says a blob it has is unknown.
-func (w *writer) putManifestRaced(ctx context.Context, identifier string, m rawManifest) error {
+func (w *writer) putManifestRaced(ctx context.Context, identifier string, raw []byte, mt types.MediaType) error {
 	d := 50 * time.Millisecond
 	for i := 1; ; i++ {
-		err := w.putManifestOnce(ctx, identifier, m)
+		err := w.putManifestOnce(ctx, identifier, raw, mt)
 		if err == nil || i == 4 || !blobsRaced(err) {
 			return err
 		}
-		w.r.o.logger.Printf("%s: manifest %s: %v: the blobs were pushed, trying again in %v", w.repo, identifier, err, d)
+		w.c.o.Logger.Printf("%s: manifest %s: %v: the blobs were pushed, trying again in %v", w.repo, identifier, err, d)
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():

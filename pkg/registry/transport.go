@@ -1,18 +1,23 @@
-package rebase
+package registry
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/internal/retry"
 )
 
 // The transport under every request of a run, top to bottom:
@@ -21,9 +26,29 @@ import (
 //
 // go-containerregistry's authenticating transports sit on top of it.
 
-// maxManifestSize bounds the manifests read into memory (go-containerregistry
+// RoundTripper is net/http's: the caller's transport under every request
+// of a run. It is named here so that the engine can take one in its options
+// without importing net/http: HTTP is this package's business alone.
+type RoundTripper = http.RoundTripper
+
+// ErrPlainHTTP is the failure of a request in plain HTTP to a registry that
+// is not on a loopback address, without Options.Insecure.
+var ErrPlainHTTP = retry.ErrPlainHTTP
+
+// NewTransport is the transport under every request of a run, over inner
+// (the caller's): plain HTTP refused beyond loopback unless insecure, one
+// ping per registry, manifests checked against their digest, at most
+// maxRequests in flight per registry host (0 or less: no bound).
+func NewTransport(inner http.RoundTripper, maxRequests int, insecure bool) http.RoundTripper {
+	return newPingCache(plainHTTPGuard{
+		inner:    digestCheck{inner: newHostLimit(inner, maxRequests)},
+		insecure: insecure,
+	})
+}
+
+// MaxManifestSize bounds the manifests read into memory (go-containerregistry
 // reads at most 100 MiB too).
-const maxManifestSize = 100 << 20
+const MaxManifestSize = 100 << 20
 
 // DigestMismatchError is a registry's answer for a manifest whose bytes do
 // not have the digest they should: for a request by tag, the one the
@@ -102,7 +127,7 @@ func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(want) == 0 {
 		return resp, nil // no header to check against (it is optional)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
@@ -110,7 +135,7 @@ func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	sum := sha256.Sum256(body)
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 	for _, h := range want {
-		if got != h && len(body) <= maxManifestSize {
+		if got != h && len(body) <= MaxManifestSize {
 			ref := first.URL.Host + "/" + repo + ":" + id
 			if byDigest {
 				ref = first.URL.Host + "/" + repo + "@" + id
@@ -181,12 +206,46 @@ func (l *hostLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	return l.inner.RoundTrip(req)
 }
 
-// errPanic marks a panic turned into an error.
-var errPanic = errors.New("internal error")
+// plainHTTPGuard refuses plain HTTP except to loopback hosts or with
+// WithInsecure. go-containerregistry also falls back to HTTP for RFC 1918
+// addresses and *.local names; we do not, so credentials and images never
+// cross a network in clear text by surprise.
+type plainHTTPGuard struct {
+	inner    http.RoundTripper
+	insecure bool
+}
 
-// recovered turns a recovered panic value into an error that fails the
-// image (and every image waiting on the same computation) instead of the
-// whole run or, worse, leaving the waiters hanging.
-func recovered(p any) error {
-	return fmt.Errorf("%w (a bug: please report it): panic: %v", errPanic, p)
+func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.insecure && !isLoopback(req.URL.Hostname()) {
+		return nil, fmt.Errorf("%w to %s: only loopback registries may use HTTP unless insecure registries are allowed", ErrPlainHTTP, req.URL.Host)
+	}
+	return g.inner.RoundTrip(req)
+}
+
+// isLoopback reports whether host names this machine. Host names are
+// case-insensitive: LOCALHOST is localhost.
+func isLoopback(host string) bool {
+	host = strings.ToLower(host)
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// ParseReference parses s with opts, and lets a loopback registry answer in
+// plain HTTP as go-containerregistry lets "localhost:PORT" and 127.0.0.1:
+// it matches those spellings exactly, so LOCALHOST:5000 or 127.0.0.2 would
+// be tried in HTTPS only, and fail against a local registry that the
+// plain-HTTP guard allows.
+func ParseReference(s string, opts ...name.Option) (name.Reference, error) {
+	ref, err := name.ParseReference(s, opts...)
+	if err != nil || ref.Context().Scheme() == "http" {
+		return ref, err
+	}
+	u := url.URL{Host: ref.Context().RegistryStr()}
+	if !isLoopback(u.Hostname()) {
+		return ref, nil
+	}
+	return name.ParseReference(s, append(slices.Clip(opts), name.Insecure)...)
 }
