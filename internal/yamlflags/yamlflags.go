@@ -78,7 +78,9 @@ func FromContext(c *cli.Context) (*Selection, error) {
 			}
 		}
 	}
-	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
+	// Only prefixes a user names read "mariadb" as the official image too:
+	// $KO_DOCKER_REPO is where ko pushes, a namespace, never library/.
+	w := &yamlwalk.Walker{Prefixes: prefixes, OfficialImages: from == "--prefix", Warn: warn}
 	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
 }
 
@@ -103,7 +105,9 @@ const SelectionHelp = `SELECTION RULES
                new digest: line), else onto the tag as T@sha256:D
    With prefixes, only references under them with a tag or digest are selected (markers always are);
    docker.io/acme, index.docker.io/acme and acme are one prefix, which holds acme/app; a one-component
-   Docker Hub prefix also holds that official image: mariadb holds mariadb:10.6.4-focal and mariadb/x.
+   Docker Hub --prefix also holds that official image in a whole string: --prefix mariadb holds
+   mariadb:10.6.4-focal and mariadb/x, but not the token of "chown mariadb:mysql /data"; $KO_DOCKER_REPO
+   (where ko pushes, never library/) is the namespace alone: docker.io/alice holds alice/app only.
    Outside an image key, NAME:DIGITS is a host and port (frontend:80, 5000:5000), not an image: write
    it in full (docker.io/library/NAME:16), pin it, or mark it {"$rebase": "ID"} to have it selected.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").

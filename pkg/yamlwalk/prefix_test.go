@@ -44,7 +44,7 @@ func TestPrefixHolds(t *testing.T) {
 			[]string{"ghcr.io/acme", "ghcr.io/acme/app"},
 			[]string{"acme", "acme/app", "ghcr.io/acmex"}},
 	} {
-		s := newPrefixSet([]string{tc.prefix})
+		s := newPrefixSet([]string{tc.prefix}, true)
 		for _, repo := range tc.holds {
 			if !s.holds(repo) {
 				t.Errorf("--prefix %s does not hold %s, want it to", tc.prefix, repo)
@@ -56,6 +56,36 @@ func TestPrefixHolds(t *testing.T) {
 		for _, repo := range tc.not {
 			if s.holds(repo) {
 				t.Errorf("--prefix %s holds %s, want it not to", tc.prefix, repo)
+			}
+		}
+	}
+}
+
+// TestPrefixNamespaceOnly: without OfficialImages (ko's $KO_DOCKER_REPO, a
+// user's namespace), and for tokens of a longer string with it, a
+// one-component Docker Hub prefix is the namespace alone: docker.io/alice
+// holds alice/app, not "alice:staff" (issue 21 review: chown alice:alice,
+// --basic-auth=alice:s3cret and alice:staff were selected).
+func TestPrefixNamespaceOnly(t *testing.T) {
+	holds := []string{"alice/app", "docker.io/alice/app", "index.docker.io/alice/app"}
+	not := []string{"alice", "docker.io/alice", "library/alice", "docker.io/library/alice", "index.docker.io/library/alice"}
+	for _, prefix := range []string{"alice", "docker.io/alice", "index.docker.io/alice"} {
+		ns := newPrefixSet([]string{prefix}, false)
+		official := newPrefixSet([]string{prefix}, true)
+		for _, repo := range holds {
+			if !ns.holds(repo) || !official.holdsNamespace(repo) {
+				t.Errorf("prefix %s: %s not held as a namespace", prefix, repo)
+			}
+		}
+		for _, repo := range not {
+			if ns.holds(repo) {
+				t.Errorf("prefix %s without official images holds %s", prefix, repo)
+			}
+			if official.holdsNamespace(repo) {
+				t.Errorf("prefix %s holds %s as a namespace (a token's test)", prefix, repo)
+			}
+			if !official.holds(repo) {
+				t.Errorf("prefix %s with official images does not hold %s", prefix, repo)
 			}
 		}
 	}

@@ -120,7 +120,10 @@ func (st *walkState) embedded(n *yaml.Node, v string) error {
 			continue
 		}
 		if r, ok := refs.Parse(tok); ok {
-			selected[i] = prefixes && st.prefixes.holds(r.Repository) && (r.Tag != "" && !hostPort(r) || r.Pinned()) || !prefixes && r.Pinned()
+			// A token is under a prefix only as a registry reads it: an
+			// official image named by a prefix is read in whole strings
+			// only, "chown alice:staff" is a user and group.
+			selected[i] = prefixes && st.prefixes.holdsNamespace(r.Repository) && (r.Tag != "" && !hostPort(r) || r.Pinned()) || !prefixes && r.Pinned()
 			any = any || selected[i]
 		}
 	}
