@@ -101,8 +101,9 @@ const SelectionHelp = `SELECTION RULES
      split     a reference in parts, pinned (or tagged, under a prefix): a Helm image map
                ([registry:] repository: + tag: and/or digest: or sha:, tag may be T@sha256:D) or an entry of a
                Kustomization's images: (name:/newName: + newTag:/digest:); the digest is written back
-               into digest: or sha: (sha: keeps its form, hex only when empty; a kustomize entry gets a
-               new digest: line), else onto the tag as T@sha256:D
+               into digest: or sha: (sha: keeps its form, hex only when empty; beside an empty digest:,
+               a set sha: is the one in use; a kustomize entry gets a new digest: line), else onto the
+               tag as T@sha256:D; a map with digest: and sha: both set or both empty is not selected
    With prefixes, only references under them with a tag or digest are selected (markers always are);
    docker.io/acme, index.docker.io/acme and acme are one prefix, which holds acme/app; a one-component
    Docker Hub --prefix also holds that official image in a whole string: --prefix mariadb holds
