@@ -173,3 +173,9 @@ func (w *Walker) UnusedPrefixes(occs []*Occurrence) []string {
 	}
 	return out
 }
+
+// PrefixHolds reports whether prefix p holds repository repo, written as a
+// whole string, as the walker reads prefixes (OfficialImages included).
+func (w *Walker) PrefixHolds(p, repo string) bool {
+	return newPrefixSet([]string{p}, w.OfficialImages).holds(repo)
+}

@@ -1,6 +1,9 @@
 package yamlwalk
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestPrefixHolds: prefixes match as a registry reads references, by whole
 // path components, and a Docker Hub prefix of one component also names the
@@ -88,5 +91,39 @@ func TestPrefixNamespaceOnly(t *testing.T) {
 				t.Errorf("prefix %s with official images does not hold %s", prefix, repo)
 			}
 		}
+	}
+}
+
+// TestBare: Walker.Bare hears of every whole string and image map under a
+// prefix that is not selected for naming a bare repository, and of nothing
+// else (selected references, tokens, references under no prefix).
+func TestBare(t *testing.T) {
+	src := `apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+spec:
+  image: ghcr.io/acme/podinfo
+  other: "ghcr.io/acme/tool"
+  args: ["--repo=ghcr.io/acme/token"]
+  selected: ghcr.io/acme/app:1
+  elsewhere: ghcr.io/other/app
+  map:
+    repository: ghcr.io/acme/chart
+    tag: ""
+`
+	var got []string
+	w := &Walker{Prefixes: []string{"ghcr.io/acme"}, Bare: func(file string, line, column int, repo string) {
+		got = append(got, fmt.Sprintf("%s:%d:%d %s", file, line, column, repo))
+	}}
+	if _, err := w.Collect("f.yaml", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"f.yaml:4:10 ghcr.io/acme/podinfo", "f.yaml:5:10 ghcr.io/acme/tool", "f.yaml:10:17 ghcr.io/acme/chart"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	got = nil
+	w.Prefixes = nil
+	if _, err := w.Collect("f.yaml", []byte(src)); err != nil || got != nil {
+		t.Errorf("without prefixes: err %v, got %q", err, got)
 	}
 }

@@ -253,7 +253,11 @@ func (st *walkState) emitSplit(sm *splitMap) {
 		return
 	}
 	if len(st.w.Prefixes) > 0 {
-		if !st.prefixes.holds(r.Repository) || r.Tag == "" && r.Digest == "" {
+		if !st.prefixes.holds(r.Repository) {
+			return
+		}
+		if r.Tag == "" && r.Digest == "" {
+			st.bare(sm.vals[sm.nameKey], r.Repository, ref)
 			return
 		}
 	} else if !r.Pinned() {

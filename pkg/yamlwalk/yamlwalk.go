@@ -77,6 +77,13 @@ type Walker struct {
 	// for a prefix that is a user's namespace (ko's push target: ko never
 	// pushes to library/, and "alice:staff" is not alice's image).
 	OfficialImages bool
+	// Bare, when set, receives each whole string or image map under a
+	// prefix that is not selected because it names a bare repository, with
+	// no tag or digest ("image: ghcr.io/acme/app", a Flux ImageRepository's
+	// spec.image): what a prefix that selects nothing holds instead, so
+	// that it is not taken for a typo. Position is that of the scalar (for
+	// an image map, its repository); repo is as written.
+	Bare func(file string, line, column int, repo string)
 	// Warn, when set, receives warnings (unresolved ko:// references,
 	// markers that cannot be combined), each already prefixed with FILE:LINE:COL.
 	Warn func(msg string)
