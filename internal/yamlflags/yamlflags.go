@@ -31,15 +31,44 @@ type Selection struct {
 	Walker *yamlwalk.Walker
 	from   string // where the prefixes came from: --prefix or $KO_DOCKER_REPO
 	warn   func(msg string)
+	bare   []bareRepo // bare repositories under a prefix, in input order
 }
+
+// bareRepo is a repository without a tag or digest under a prefix, at FILE:LINE:COL.
+type bareRepo struct{ at, repo string }
 
 // WarnUnusedPrefixes warns once for each prefix under which nothing in occs
 // (every occurrence in the whole input) lies: a typo, or another registry
-// than the references name, must not select nothing silently.
+// than the references name, must not select nothing silently. A prefix that
+// holds only bare repositories (a Flux ImageRepository's spec.image) is
+// right, and the warning says there is nothing to rebase under it instead.
 func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
 	for _, p := range s.Walker.UnusedPrefixes(occs) {
+		if at := s.bareUnder(p); at != "" {
+			s.warn(fmt.Sprintf("%s %q holds only repositories without a tag or digest (%s); nothing to rebase", s.from, p, at))
+			continue
+		}
 		s.warn(fmt.Sprintf("%s %q selects nothing in the input; check it for a typo (prefixes match as a registry reads them: docker.io/acme holds acme/app)", s.from, p))
 	}
+}
+
+// bareUnder returns where the bare repositories under prefix p are, the
+// first three and how many more, or "".
+func (s *Selection) bareUnder(p string) string {
+	var at []string
+	n := 0
+	for _, b := range s.bare {
+		if !s.Walker.PrefixHolds(p, b.repo) {
+			continue
+		}
+		if n++; n <= 3 {
+			at = append(at, b.at)
+		}
+	}
+	if n > 3 {
+		at = append(at, fmt.Sprintf("and %d more", n-3))
+	}
+	return strings.Join(at, ", ")
 }
 
 // FromContext reads the flags. Warnings go to stderr.
@@ -78,8 +107,14 @@ func FromContext(c *cli.Context) (*Selection, error) {
 			}
 		}
 	}
-	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
-	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
+	// Only prefixes a user names read "mariadb" as the official image too:
+	// $KO_DOCKER_REPO is where ko pushes, a namespace, never library/.
+	w := &yamlwalk.Walker{Prefixes: prefixes, OfficialImages: from == "--prefix", Warn: warn}
+	sel := &Selection{Inputs: ins, Walker: w, from: from, warn: warn}
+	w.Bare = func(file string, line, column int, repo string) {
+		sel.bare = append(sel.bare, bareRepo{fmt.Sprintf("%s:%d:%d", file, line, column), repo})
+	}
+	return sel, nil
 }
 
 // SelectionHelp explains the selection rules; both tools print it in --help.
@@ -99,11 +134,14 @@ const SelectionHelp = `SELECTION RULES
      split     a reference in parts, pinned (or tagged, under a prefix): a Helm image map
                ([registry:] repository: + tag: and/or digest: or sha:, tag may be T@sha256:D) or an entry of a
                Kustomization's images: (name:/newName: + newTag:/digest:); the digest is written back
-               into digest: or sha: (sha: keeps its form, hex only when empty; a kustomize entry gets a
-               new digest: line), else onto the tag as T@sha256:D
+               into digest: or sha: (sha: keeps its form, hex only when empty; beside an empty digest:,
+               a set sha: is the one in use; a kustomize entry gets a new digest: line), else onto the
+               tag as T@sha256:D; a map with digest: and sha: both set or both empty is not selected
    With prefixes, only references under them with a tag or digest are selected (markers always are);
    docker.io/acme, index.docker.io/acme and acme are one prefix, which holds acme/app; a one-component
-   Docker Hub prefix also holds that official image: mariadb holds mariadb:10.6.4-focal and mariadb/x.
+   Docker Hub --prefix also holds that official image in a whole string: --prefix mariadb holds
+   mariadb:10.6.4-focal and mariadb/x, but not the token of "chown mariadb:mysql /data"; $KO_DOCKER_REPO
+   (where ko pushes, never library/) is the namespace alone: docker.io/alice holds alice/app only.
    Outside an image key, NAME:DIGITS is a host and port (frontend:80, 5000:5000), not an image: write
    it in full (docker.io/library/NAME:16), pin it, or mark it {"$rebase": "ID"} to have it selected.
    Never selected: comments, keys, aliases, non-strings, ko:// strings (a warning says "run ko resolve first").

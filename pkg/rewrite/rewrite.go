@@ -243,7 +243,7 @@ func Verify(w *yamlwalk.Walker, file string, s *Spliced, occs []*yamlwalk.Occurr
 		return nil
 	}
 	quiet := *w
-	quiet.Warn = nil
+	quiet.Warn, quiet.Bare = nil, nil
 	if docStarts == nil || hasDirective(s.Out) {
 		got, err := quiet.Collect(file, s.Out)
 		if err != nil {

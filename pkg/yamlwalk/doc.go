@@ -50,9 +50,11 @@
 //     string, its fields never on their own (see split.go).
 //
 // Prefixes match as a registry reads references: docker.io/acme,
-// index.docker.io/acme and acme are one prefix (see prefix.go). A Docker Hub
-// prefix of one component also names the official image: mariadb holds
-// mariadb:10.6.4-focal (library/mariadb) as well as mariadb/maxscale:1.
+// index.docker.io/acme and acme are one prefix (see prefix.go). With
+// Walker.OfficialImages, a Docker Hub prefix of one component also names the
+// official image: mariadb holds mariadb:10.6.4-focal (library/mariadb) as
+// well as mariadb/maxscale:1, in a whole string (rules 1 to 3, split) but not
+// as a token of a longer one (rule 4: "chown mariadb:mysql /data").
 //
 // When prefixes are active, rules 1 to 4 select only references under them,
 // and only with a tag or digest written: a bare repository ("image:

@@ -26,6 +26,7 @@ type goldenCase struct {
 	name     string
 	input    string
 	prefixes []string
+	official bool // Walker.OfficialImages, as for --prefix (not $KO_DOCKER_REPO)
 }
 
 const (
@@ -35,14 +36,20 @@ const (
 
 // walkPrefixes are the prefixes each testdata/walk input is walked with.
 var walkPrefixes = map[string][]string{
-	"prefix":          {"gcr.io/a"},
-	"split-prefix":    {"docker.io/bitnami", "ghcr.io/acme"},
-	"kustomization":   {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
-	"bare-repository": {"ghcr.io/acme"},
-	"prefix-official": {"mariadb"},
-	"split-sha":       {"quay.io/prometheus", "docker.io/grafana"},
-	"hostport":        {"docker.io/library"},
+	"prefix":           {"gcr.io/a"},
+	"split-prefix":     {"docker.io/bitnami", "ghcr.io/acme"},
+	"kustomization":    {"ghcr.io/acme", "docker.io/library", "gcr.io/kubeflow-images-public"},
+	"bare-repository":  {"ghcr.io/acme"},
+	"prefix-official":  {"mariadb"},
+	"split-sha":        {"quay.io/prometheus", "docker.io/grafana"},
+	"hostport":         {"docker.io/library"},
+	"prefix-namespace": {"docker.io/alice"},
+	"split-sha-digest": {"ghcr.io/acme"},
 }
+
+// walkOfficial are the testdata/walk inputs walked with OfficialImages, as
+// prefixes a user names; the others as $KO_DOCKER_REPO, a namespace.
+var walkOfficial = map[string]bool{"prefix-official": true}
 
 func cases(t *testing.T) []goldenCase {
 	ins, err := filepath.Glob("../../testdata/walk/*.yaml")
@@ -53,7 +60,7 @@ func cases(t *testing.T) []goldenCase {
 	for _, in := range ins {
 		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 		prefixes := walkPrefixes[name]
-		cs = append(cs, goldenCase{name: "walk/" + name, input: in, prefixes: prefixes})
+		cs = append(cs, goldenCase{name: "walk/" + name, input: in, prefixes: prefixes, official: walkOfficial[name]})
 	}
 	corpus := []goldenCase{
 		{name: "corpus/tekton-release", input: "tekton-release.yaml"},
@@ -134,7 +141,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			var warnings []string
-			w := &yamlwalk.Walker{Prefixes: c.prefixes, Warn: func(m string) { warnings = append(warnings, m) }}
+			w := &yamlwalk.Walker{Prefixes: c.prefixes, OfficialImages: c.official, Warn: func(m string) { warnings = append(warnings, m) }}
 			occs, docStarts, err := w.CollectDocs(filepath.Base(c.input), src)
 			if err != nil {
 				t.Fatal(err)

@@ -11,13 +11,18 @@ import (
 // and "index.docker.io/acme/x:2"; "docker.io/library" holds "nginx". The
 // references themselves are still reported as written.
 //
-// A Docker Hub prefix of one component ("mariadb", "docker.io/mariadb") is
-// read both ways: as the namespace it is to a registry (mariadb/foo) and as
-// the official image it names when written alone, "mariadb:10.6.4-focal"
-// (index.docker.io/library/mariadb), which is what a user who types
-// --prefix mariadb means. The official image is matched exactly, with its
-// tags and digests; the prefix still matches whole path components, so
-// "maria" holds neither.
+// With Walker.OfficialImages, a Docker Hub prefix of one component
+// ("mariadb", "docker.io/mariadb") is read both ways: as the namespace it is
+// to a registry (mariadb/foo) and as the official image it names when
+// written alone, "mariadb:10.6.4-focal" (index.docker.io/library/mariadb),
+// which is what a user who names the image means. The official image is
+// matched exactly, with its tags and digests, and only in whole strings and
+// image maps (rules 1 to 3 and split): a token of a longer string
+// ("chown alice:staff", "--basic-auth=alice:s3cret") is far more often a
+// user and group or a name and password than an image. Without it (a
+// prefix that is a user's namespace, such as ko's push target: ko never
+// pushes to library/), the prefix is the namespace alone. The prefix still
+// matches whole path components, so "maria" holds neither.
 
 const dockerHub = "index.docker.io"
 
@@ -93,16 +98,18 @@ func officialImage(p string) string {
 type prefixSet struct {
 	norm     []string
 	gates    []string
-	official []string // officialImage of each prefix that names one
+	official []string // with official images: officialImage of each prefix that names one
 }
 
-func newPrefixSet(ps []string) *prefixSet {
+// newPrefixSet returns the set of prefixes ps; official reads one-component
+// Docker Hub prefixes as official images too (Walker.OfficialImages).
+func newPrefixSet(ps []string, official bool) *prefixSet {
 	s := &prefixSet{}
 	for _, p := range ps {
 		n := normPrefix(p)
 		s.norm = append(s.norm, n)
 		s.gates = append(s.gates, prefixGate(n))
-		if o := officialImage(n); o != "" {
+		if o := officialImage(n); o != "" && official {
 			s.official = append(s.official, o)
 		}
 	}
@@ -118,16 +125,28 @@ func (s *prefixSet) mayHold(v string) bool {
 	return false
 }
 
-// holds reports whether repository repo, as written, lies under a prefix.
+// holds reports whether repository repo, as written in a whole string or an
+// image map, lies under a prefix or is an official image one names.
 func (s *prefixSet) holds(repo string) bool {
+	if s.holdsNamespace(repo) {
+		return true
+	}
 	n := normRepo(repo)
-	for _, p := range s.norm {
-		if refs.UnderPrefix(n, p) {
+	for _, o := range s.official {
+		if n == o {
 			return true
 		}
 	}
-	for _, o := range s.official {
-		if n == o {
+	return false
+}
+
+// holdsNamespace reports whether repository repo, as written, lies under a
+// prefix read as a registry reads it (never as an official image): the test
+// for a token of a longer string.
+func (s *prefixSet) holdsNamespace(repo string) bool {
+	n := normRepo(repo)
+	for _, p := range s.norm {
+		if refs.UnderPrefix(n, p) {
 			return true
 		}
 	}
@@ -140,7 +159,7 @@ func (s *prefixSet) holds(repo string) bool {
 func (w *Walker) UnusedPrefixes(occs []*Occurrence) []string {
 	var out []string
 	for i, p := range w.Prefixes {
-		one := newPrefixSet(w.Prefixes[i : i+1])
+		one := newPrefixSet(w.Prefixes[i:i+1], w.OfficialImages)
 		used := false
 		for _, o := range occs {
 			if r, ok := refs.Parse(o.Ref); ok && one.holds(r.Repository) {
@@ -153,4 +172,10 @@ func (w *Walker) UnusedPrefixes(occs []*Occurrence) []string {
 		}
 	}
 	return out
+}
+
+// PrefixHolds reports whether prefix p holds repository repo, written as a
+// whole string, as the walker reads prefixes (OfficialImages included).
+func (w *Walker) PrefixHolds(p, repo string) bool {
+	return newPrefixSet([]string{p}, w.OfficialImages).holds(repo)
 }

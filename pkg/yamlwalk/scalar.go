@@ -52,10 +52,11 @@ func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 	if r, ok := refs.Parse(v); ok {
 		rule := RuleKey
 		switch {
-		case imageKey && prefixes && r.Tag == "" && !r.Pinned():
+		case prefixes && r.Tag == "" && !r.Pinned():
 			// Under a prefix a bare repository is never selected, under an
 			// image: key neither: a Flux ImageRepository's spec.image
 			// names a repository to scan and must stay without a tag.
+			st.bare(n, r.Repository, v)
 			return nil
 		case imageKey:
 		case r.Pinned():
@@ -86,6 +87,14 @@ func (st *walkState) plainScalar(n *yaml.Node, imageKey bool) error {
 		return nil
 	}
 	return st.embedded(n, v)
+}
+
+// bare reports the bare repository v (repository repo) at n to Walker.Bare
+// when it lies under a prefix.
+func (st *walkState) bare(n *yaml.Node, repo, v string) {
+	if st.w.Bare != nil && st.prefixes.holds(repo) {
+		st.w.Bare(st.file, n.Line, n.Column, v)
+	}
 }
 
 // hostPort reports whether r, not pinned, reads as a host and port rather
@@ -120,7 +129,10 @@ func (st *walkState) embedded(n *yaml.Node, v string) error {
 			continue
 		}
 		if r, ok := refs.Parse(tok); ok {
-			selected[i] = prefixes && st.prefixes.holds(r.Repository) && (r.Tag != "" && !hostPort(r) || r.Pinned()) || !prefixes && r.Pinned()
+			// A token is under a prefix only as a registry reads it: an
+			// official image named by a prefix is read in whole strings
+			// only, "chown alice:staff" is a user and group.
+			selected[i] = prefixes && st.prefixes.holdsNamespace(r.Repository) && (r.Tag != "" && !hostPort(r) || r.Pinned()) || !prefixes && r.Pinned()
 			any = any || selected[i]
 		}
 	}

@@ -20,7 +20,9 @@ import (
 // digest when written with "sha256:", and is written back in the form it
 // has (hex only when empty, as those templates want). A kustomize image is an entry of the top-level "images:"
 // sequence of a Kustomization: NEWNAME-or-NAME[:NEWTAG][@DIGEST]. Empty or
-// null fields count as absent. The fields of a split reference are never
+// null fields count as absent: a map with a digest and a sha field reads the
+// one that is set. With both set, or both empty (which one would take the
+// digest is unknown), the map is not selected and a warning says why. The fields of a split reference are never
 // selected on their own; markers on them take precedence.
 
 // The keys of each form and the Part field each one fills.
@@ -164,12 +166,23 @@ func (sm *splitMap) name() string {
 }
 
 // digestKey returns the key of sm's digest field: "digest", or the "sha" of
-// a Helm map that has no "digest".
+// a Helm map that has no "digest" or whose digest is empty while its sha is
+// set (empty fields count as absent: the chart reads the one that is set).
 func (sm *splitMap) digestKey() string {
-	if !sm.kustomize && sm.vals["digest"] == nil && sm.vals["sha"] != nil {
+	if sm.kustomize || sm.vals["sha"] == nil {
+		return "digest"
+	}
+	if sm.vals["digest"] == nil || sm.text("digest") == "" && sm.text("sha") != "" {
 		return "sha"
 	}
 	return "digest"
+}
+
+// bothDigestsEmpty reports whether sm is a Helm map with a digest and a sha
+// field, both empty: which one its chart reads, and so which one a digest
+// goes into, is unknown.
+func (sm *splitMap) bothDigestsEmpty() bool {
+	return !sm.kustomize && sm.vals["digest"] != nil && sm.vals["sha"] != nil && sm.text("digest") == "" && sm.text("sha") == ""
 }
 
 // compose returns the reference, or false (warning why when it looks meant).
@@ -179,27 +192,24 @@ func (st *walkState) compose(sm *splitMap) (string, bool) {
 	if sm.kustomize {
 		tagKey = "newTag"
 	}
-	if !sm.kustomize && sm.vals["digest"] != nil && sm.vals["sha"] != nil {
-		st.warnAt(sm.vals["sha"], "image map %q has both a digest and a sha field; not selected: keep the one its chart reads", ref)
+	if !sm.kustomize && sm.text("digest") != "" && sm.text("sha") != "" {
+		st.warnAt(sm.vals["sha"], "image map %q sets both a digest and a sha field; not selected: keep the one its chart reads", ref)
 		return "", false
 	}
 	tag, tagDigest, _ := strings.Cut(sm.text(tagKey), "@")
 	digest := sm.text(digestKey)
-	if digestKey == "sha" && digest != "" {
-		if !strings.HasPrefix(digest, "sha256:") {
+	if digest != "" {
+		written := digest
+		if digestKey == "sha" && !strings.HasPrefix(digest, "sha256:") {
 			digest = "sha256:" + digest
 		}
 		if !refs.Valid("x@" + digest) {
 			// "sha" is a common key: warn only in what reads as an image map.
-			if refs.Valid(ref) {
-				st.warnAt(sm.vals[digestKey], "sha %q of %q is not 64 hex digits (with or without sha256:); not selected", sm.text(digestKey), ref)
+			if digestKey != "sha" || refs.Valid(ref) {
+				st.warnAt(sm.vals[digestKey], "%s %q of %q %s; not selected", digestKey, written, ref, badDigest(digest, digestKey == "sha"))
 			}
 			return "", false
 		}
-	}
-	if digest != "" && !refs.Valid("x@"+digest) {
-		st.warnAt(sm.vals[digestKey], "digest %q of %q is not sha256: and 64 hex digits; not selected", digest, ref)
-		return "", false
 	}
 	if tagDigest != "" && digest != "" && tagDigest != digest {
 		st.warnAt(sm.vals[tagKey], "tag %q and digest %q of %q name different images; not selected", sm.text(tagKey), digest, ref)
@@ -217,6 +227,20 @@ func (st *walkState) compose(sm *splitMap) (string, bool) {
 	return ref, true
 }
 
+// badDigest says why d ("sha256:" and the field's hex, for a sha field) is
+// not a digest. Digests are lowercase hex, and registries compare them as
+// text: an uppercase one names no manifest.
+func badDigest(d string, sha bool) string {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if ok && len(hex) == 64 && strings.Trim(strings.ToLower(hex), "0123456789abcdef") == "" {
+		return "is not lowercase hex: write it in lowercase, as registries name digests"
+	}
+	if sha {
+		return "is not 64 hex digits (with or without sha256:)"
+	}
+	return "is not sha256: and 64 hex digits"
+}
+
 // emitSplit selects sm by the split rule when its reference is pinned or,
 // with prefixes, has a tag and lies under one.
 func (st *walkState) emitSplit(sm *splitMap) {
@@ -229,10 +253,18 @@ func (st *walkState) emitSplit(sm *splitMap) {
 		return
 	}
 	if len(st.w.Prefixes) > 0 {
-		if !st.prefixes.holds(r.Repository) || r.Tag == "" && r.Digest == "" {
+		if !st.prefixes.holds(r.Repository) {
+			return
+		}
+		if r.Tag == "" && r.Digest == "" {
+			st.bare(sm.vals[sm.nameKey], r.Repository, ref)
 			return
 		}
 	} else if !r.Pinned() {
+		return
+	}
+	if sm.bothDigestsEmpty() {
+		st.warnAt(sm.vals["sha"], "image map %q has a digest and a sha field, both empty; not selected: which one its chart reads is unknown, delete the other", sm.name())
 		return
 	}
 	parts, ok := st.splitParts(sm)
@@ -263,8 +295,8 @@ func (st *walkState) splitParts(sm *splitMap) ([]Part, bool) {
 			continue
 		}
 		field := sm.keys[k.Value]
-		if !sm.kustomize && field == "registry" && sm.text("registry") == "" {
-			continue
+		if !sm.kustomize && (field == "registry" && sm.text("registry") == "" || field == "digest" && k.Value != sm.digestKey()) {
+			continue // an empty registry, the digest field not in use
 		}
 		p, ok := st.fieldPart(field, v)
 		if !ok {

@@ -70,6 +70,20 @@ type Walker struct {
 	// Prefixes activate the prefix rule and restrict rules 1 to 4 to
 	// references under them.
 	Prefixes []string
+	// OfficialImages reads a Docker Hub prefix of one component ("mariadb",
+	// "docker.io/mariadb") also as the official image of that name
+	// (library/mariadb) in whole strings and image maps, never in tokens of
+	// a longer string: set it when a user names the prefixes. Leave it off
+	// for a prefix that is a user's namespace (ko's push target: ko never
+	// pushes to library/, and "alice:staff" is not alice's image).
+	OfficialImages bool
+	// Bare, when set, receives each whole string or image map under a
+	// prefix that is not selected because it names a bare repository, with
+	// no tag or digest ("image: ghcr.io/acme/app", a Flux ImageRepository's
+	// spec.image): what a prefix that selects nothing holds instead, so
+	// that it is not taken for a typo. Position is that of the scalar (for
+	// an image map, its repository); repo is as written.
+	Bare func(file string, line, column int, repo string)
 	// Warn, when set, receives warnings (unresolved ko:// references,
 	// markers that cannot be combined), each already prefixed with FILE:LINE:COL.
 	Warn func(msg string)
@@ -116,7 +130,7 @@ func (w *Walker) walk(file string, src []byte, fn func(*Occurrence) error, docSt
 	if err := checkEncoding(file, src); err != nil {
 		return err
 	}
-	st := &walkState{w: w, file: file, src: src, loc: newLocator(src), prefixes: newPrefixSet(w.Prefixes)}
+	st := &walkState{w: w, file: file, src: src, loc: newLocator(src), prefixes: newPrefixSet(w.Prefixes, w.OfficialImages)}
 	dec := yaml.NewDecoder(bytes.NewReader(yaml12Directives(src)))
 	for doc := 0; ; doc++ {
 		var n yaml.Node
