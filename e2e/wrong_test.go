@@ -337,6 +337,31 @@ func TestRedirectedTagAnswerOnTheRealRegistry(t *testing.T) {
 		}
 	}
 
+	// The CDN drops the registry's Docker-Content-Digest too, so no answer
+	// on the way names a digest: the registry is asked whether it has the
+	// bytes' digest, and it does not. Both refused, nothing pushed.
+	cdn.Set(faultproxy.Config{Corrupt: byTag, NoDigest: byTag})
+	code, out, errs = runStream(t, t.TempDir(), in, "-j", "1")
+	want = "new base " + p.Ref("redir/base:stable") + ": the registry's answer for " + p.Ref("redir/base:stable") + " came through a redirect that named no digest, and the registry has no manifest with the digest of the bytes received (sha256:"
+	if code != 1 || out != in || !strings.Contains(errs, app+": error: linux/amd64: "+want) || !strings.Contains(errs, cross+": error: linux/amd64: "+want) {
+		t.Errorf("no digest named: exit %d, output %q; stderr:\n%s\nwant both lines echoed, refused with %q", code, out, errs, want)
+	}
+	for i, r := range []*registry{suite.reg, areg} {
+		after, err := r.apiState(ctx)
+		check(err)
+		if d := snapshotDiff(before[i], after); d != "" {
+			t.Errorf("the refused lines changed the registry:\n%s", d)
+		}
+	}
+
+	// Redirected, untouched, the digest named nowhere: confirmed by the
+	// registry, both rebased.
+	cdn.Set(faultproxy.Config{NoDigest: byTag})
+	code, out, errs = runStream(t, t.TempDir(), in, "-j", "1", "--dry-run")
+	if code != 0 || strings.Count(out, "@sha256:") != 2 || out == in {
+		t.Errorf("redirected, untouched, no digest named: exit %d, output %q; stderr:\n%s", code, out, errs)
+	}
+
 	// Redirected, untouched: rebased.
 	cdn.Set(faultproxy.Config{})
 	code, out, errs = runStream(t, t.TempDir(), in, "-j", "1")

@@ -53,6 +53,10 @@ type Config struct {
 	// Docker-Content-Digest included: a proxy or cache that mangles what
 	// it serves.
 	Corrupt func(*http.Request) bool
+	// NoDigest, when set and true for a request, drops the
+	// Docker-Content-Digest header from the registry's answer: a CDN that
+	// serves the bytes without the registry's headers.
+	NoDigest func(*http.Request) bool
 	// Redirect, when set and returning a host (host:port), answers the
 	// request with 307 Temporary Redirect to that host, in plain HTTP,
 	// without forwarding it and without a Docker-Content-Digest, at a path
@@ -374,8 +378,11 @@ func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
 	resp.Header.Del("Transfer-Encoding")
 	resp.Header.Del("Connection")
 	p.mu.Lock()
-	corrupt := p.cfg.Corrupt
+	corrupt, noDigest := p.cfg.Corrupt, p.cfg.NoDigest
 	p.mu.Unlock()
+	if noDigest != nil && noDigest(req) {
+		resp.Header.Del("Docker-Content-Digest")
+	}
 	if corrupt != nil && len(body) > 0 && corrupt(req) {
 		p.corrupted.Add(1)
 		i := bytes.Index(body, []byte(`"size":`)) + len(`"size":`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -58,7 +59,7 @@ const MaxManifestSize = 100 << 20
 // redirects to) or the registry is broken. Its bytes are never used.
 type DigestMismatchError struct {
 	Ref      string  // the reference asked for (REPO:TAG or REPO@DIGEST)
-	Header   v1.Hash // what the registry says the manifest's digest is; by digest, the digest asked for
+	Header   v1.Hash // what the registry says the manifest's digest is; by digest, the digest asked for; zero when a redirect named none and the registry has no manifest Body
 	Body     v1.Hash // the digest of the bytes it sent
 	ByDigest bool    // asked for by digest
 }
@@ -66,6 +67,9 @@ type DigestMismatchError struct {
 func (e *DigestMismatchError) Error() string {
 	if e.ByDigest {
 		return fmt.Sprintf("the registry's answer for %s does not have the digest asked for (the bytes received %s)", e.Ref, e.Body)
+	}
+	if e.Header == (v1.Hash{}) {
+		return fmt.Sprintf("the registry's answer for %s came through a redirect that named no digest, and the registry has no manifest with the digest of the bytes received (%s): they were changed on the way", e.Ref, e.Body)
 	}
 	return fmt.Sprintf("the registry's answer for %s does not match its digest (Docker-Content-Digest %s, the bytes received %s)", e.Ref, e.Header, e.Body)
 }
@@ -83,7 +87,11 @@ func (e *DigestMismatchError) Error() string {
 // traffic to another host, CDN-fronted registries do the same) is checked as
 // the request it began as: the redirected request's own path says nothing,
 // and the header may be on the redirect, on the final answer, or on both
-// (then the bytes must match each), whatever the number of redirects.
+// (then the bytes must match each), whatever the number of redirects. When
+// none of them names a digest, the registry is asked (a HEAD by the digest
+// of the bytes received) whether it has that manifest: a redirected answer
+// is never used on nobody's word. An answer from the registry itself with
+// no header is used as it is: there is nobody else to ask.
 type digestCheck struct{ inner http.RoundTripper }
 
 func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -124,8 +132,9 @@ func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	if len(want) == 0 {
-		return resp, nil // no header to check against (it is optional)
+	redirected := len(answers) > 1
+	if len(want) == 0 && !redirected {
+		return resp, nil // no header to check against (it is optional), from the registry itself
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	resp.Body.Close()
@@ -134,17 +143,65 @@ func (c digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sum := sha256.Sum256(body)
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	ref := first.URL.Host + "/" + repo + ":" + id
+	if byDigest {
+		ref = first.URL.Host + "/" + repo + "@" + id
+	}
 	for _, h := range want {
 		if got != h && len(body) <= MaxManifestSize {
-			ref := first.URL.Host + "/" + repo + ":" + id
-			if byDigest {
-				ref = first.URL.Host + "/" + repo + "@" + id
-			}
 			return nil, &DigestMismatchError{Ref: ref, Header: h, Body: got, ByDigest: byDigest}
+		}
+	}
+	if len(want) == 0 && len(body) <= MaxManifestSize {
+		// Redirected by tag, and no answer on the way named a digest: the
+		// bytes came from another host than the registry asked, and nothing
+		// the registry said vouches for them. Ask the registry whether it
+		// has a manifest with their digest (a HEAD: no pull is counted).
+		if err := c.confirm(first, repo, got); err != nil {
+			var mm *DigestMismatchError
+			if errors.As(err, &mm) {
+				mm.Ref = ref
+			}
+			return nil, err
 		}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// confirm asks the registry that first was sent to whether it has the
+// manifest repo@got, by a HEAD with first's credentials, following
+// redirects as the GET did. A registry that answers 404 does not have it:
+// the bytes received were changed on the way (DigestMismatchError with no
+// Header); a digest it names for the HEAD must be got.
+func (c digestCheck) confirm(first *http.Request, repo string, got v1.Hash) error {
+	u := *first.URL
+	u.Path = "/v2/" + repo + "/manifests/" + got.String()
+	u.RawPath = ""
+	head, err := http.NewRequestWithContext(first.Context(), http.MethodHead, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"Accept", "Authorization", "User-Agent"} {
+		if v, ok := first.Header[k]; ok {
+			head.Header[k] = v
+		}
+	}
+	resp, err := (&http.Client{Transport: c.inner}).Do(head)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return &DigestMismatchError{Body: got}
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("confirming the manifest %s through a redirect that named no digest: HEAD %s: %s", got, u.Redacted(), resp.Status)
+	}
+	if h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest")); err == nil && h != got {
+		return &DigestMismatchError{Header: h, Body: got}
+	}
+	return nil
 }
 
 // manifestPath splits /v2/REPO/manifests/ID, ID a tag or a digest.
