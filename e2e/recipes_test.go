@@ -24,15 +24,21 @@ type recipe struct {
 // printed. A fenced block without a language there is an error: every shell
 // block must be marked sh so that none escapes this test.
 func readmeRecipes(t *testing.T) []recipe {
+	return readmeBlocks(t, "Recipes")
+}
+
+// readmeBlocks extracts the shell blocks of README.md's section "## NAME",
+// each with the bold title before it ("" before the first).
+func readmeBlocks(t *testing.T, name string) []recipe {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(suite.root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
-	start := strings.Index(text, "\n## Recipes\n")
+	start := strings.Index(text, "\n## "+name+"\n")
 	if start < 0 {
-		t.Fatal("README.md has no ## Recipes section")
+		t.Fatalf("README.md has no ## %s section", name)
 	}
 	section := text[start+1:]
 	if end := strings.Index(section[3:], "\n## "); end >= 0 {
@@ -59,7 +65,7 @@ func readmeRecipes(t *testing.T) []recipe {
 			out = append(out, recipe{title: title, script: strings.Join(body, "\n") + "\n"})
 		case "yaml":
 		default:
-			t.Errorf("README Recipes, %q: a block marked %q; mark shell blocks sh (they run in this test) and YAML yaml", title, lang)
+			t.Errorf("README %s, %q: a block marked %q; mark shell blocks sh (they run in this test) and YAML yaml", name, title, lang)
 		}
 	}
 	return out
