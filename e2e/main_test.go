@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rebasekit/rebasekit/internal/hermetic"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
@@ -59,6 +60,14 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// Tests and every tool they run (ours, ko, cosign, git) see none of
+	// the user's KO_DOCKER_REPO, docker config or COSIGN_PASSWORD.
+	env, err := hermetic.Setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(env)
 	if testing.Short() {
 		suite.skip = "end-to-end tests do not run with -short"
 		noteSkip(suite.skip)
