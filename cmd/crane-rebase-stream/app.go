@@ -94,7 +94,11 @@ EXIT STATUS
    --strict, skips count as failures); 2 bad usage or unreadable input/output;
    130 (SIGINT) or 143 (SIGTERM) interrupted: no new line is taken, the images
    in flight get 10s to finish (a second signal abandons them), and every line
-   read so far is answered, unfinished ones echoed.
+   read so far is answered, unfinished ones echoed. When the reader of stdout
+   is gone (Ctrl-C on the pipeline ends ko-rewrite too), nobody can take an
+   answer: the images in flight are abandoned at once (what was pushed is
+   named by nothing), the summary is still printed, and the status is 130
+   after SIGINT, 143 after SIGTERM, else 141 (as for SIGPIPE).
 
 REGISTRIES
    Credentials come, as for ko and in ko's order, from Amazon ECR's helper
