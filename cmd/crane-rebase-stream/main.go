@@ -87,6 +87,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	rep := newReporter(stderr, c.Bool("verbose"))
+	rep.p.dryRun = c.Bool("dry-run")
 	if name := c.Args().First(); name != "" && name != "-" && rep.p.on && !c.IsSet("shard") { // a shard answers a share: no total
 		rep.p.total = countLines(name)
 	}
@@ -101,7 +102,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		intr.readerGone() // found by a write before the watcher, or where there is none
 	}
 	rep.done()
-	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
+	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", summaryLine(sum, c.Bool("dry-run")))
 	if repf != nil {
 		if werr := repf.finish(sum); werr != nil {
 			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
@@ -197,3 +198,12 @@ func options(c *cli.Context) []rebase.Option {
 }
 
 func version() string { return cmdline.Version() }
+
+// summaryLine is the summary said at the end (and on the progress line):
+// a dry run pushed nothing, so it "would rebase".
+func summaryLine(sum linestream.Summary, dryRun bool) string {
+	if dryRun {
+		return sum.DryRunString()
+	}
+	return sum.String()
+}

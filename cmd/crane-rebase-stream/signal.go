@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 )
 
 // grace is how long the images in flight may take to finish after the first
@@ -117,12 +119,7 @@ func isTerminal(w io.Writer) bool {
 	if l, ok := w.(*lockedWriter); ok {
 		w = l.w
 	}
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return cmdline.IsTerminal(w)
 }
 
 func exitCode(s os.Signal) int {

@@ -31,12 +31,22 @@ type Selection struct {
 	Walker *yamlwalk.Walker
 	from   string // where the prefixes came from: --prefix or $KO_DOCKER_REPO
 	warn   func(msg string)
+	// partial: a directory's subdirectories were not walked (no -R), and
+	// the warning said so; a prefix may select what they hold.
+	partial bool
 }
 
 // WarnUnusedPrefixes warns once for each prefix under which nothing in occs
 // (every occurrence in the whole input) lies: a typo, or another registry
 // than the references name, must not select nothing silently.
+//
+// After the warning that subdirectories were not walked (no -R) it says
+// nothing: the references under the prefix are likely there, and that
+// warning already says what to do.
 func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
+	if s.partial {
+		return
+	}
 	for _, p := range s.Walker.UnusedPrefixes(occs) {
 		s.warn(fmt.Sprintf("%s %q selects nothing in the input; check it for a typo (prefixes match as a registry reads them: docker.io/acme holds acme/app)", s.from, p))
 	}
@@ -71,15 +81,17 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	}
 	errw := c.App.ErrWriter
 	warn := func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) }
+	partial := false
 	if !c.Bool("recursive") {
 		for _, a := range c.StringSlice("filename") {
 			if msg := inputs.NotWalked(a); msg != "" {
 				warn(msg)
+				partial = true
 			}
 		}
 	}
 	w := &yamlwalk.Walker{Prefixes: prefixes, Warn: warn}
-	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn}, nil
+	return &Selection{Inputs: ins, Walker: w, from: from, warn: warn, partial: partial}, nil
 }
 
 // SelectionHelp explains the selection rules; both tools print it in --help.

@@ -2,6 +2,7 @@ package linestream
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
@@ -49,6 +50,10 @@ func (s *Summary) count(r rebase.Result) bool {
 func (s Summary) String() string {
 	return fmt.Sprintf("rebased %d, up to date %d, skipped %d, failed %d", s.Rebased, s.UpToDate, s.Skipped, s.Failed)
 }
+
+// DryRunString is the summary line of a dry run, which pushed nothing:
+// "would rebase N, ...".
+func (s Summary) DryRunString() string { return "would " + strings.Replace(s.String(), "rebased", "rebase", 1) }
 
 // OK reports whether no line failed.
 func (s Summary) OK() bool { return s.Failed == 0 }
