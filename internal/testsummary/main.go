@@ -134,19 +134,23 @@ func report(w io.Writer, skips []skip) {
 		return
 	}
 	type group struct{ pkg, reason string }
-	tests := map[group][]string{}
+	byGroup := map[group][]string{}
 	var order []group
 	for _, s := range skips {
 		g := group{s.pkg, s.reason}
-		if tests[g] == nil {
+		if byGroup[g] == nil {
 			order = append(order, g)
 		}
-		tests[g] = append(tests[g], s.test)
+		byGroup[g] = append(byGroup[g], s.test)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].pkg < order[j].pkg })
-	fmt.Fprintf(w, "make test: %d tests skipped, and why:\n", len(skips))
+	tests := "tests"
+	if len(skips) == 1 {
+		tests = "test"
+	}
+	fmt.Fprintf(w, "make test: %d %s skipped, and why:\n", len(skips), tests)
 	for _, g := range order {
-		names := tests[g]
+		names := byGroup[g]
 		list := strings.Join(names, ", ")
 		if len(names) > 4 {
 			list = fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)

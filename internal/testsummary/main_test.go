@@ -56,6 +56,14 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+func TestReportOneSkipped(t *testing.T) {
+	var out bytes.Buffer
+	report(&out, []skip{{"example.com/p", "TestSign", "missing cosign"}})
+	if got, want := out.String(), "make test: 1 test skipped, and why:\n  example.com/p: TestSign: missing cosign\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestReportNothingSkipped(t *testing.T) {
 	var out bytes.Buffer
 	report(&out, nil)
