@@ -109,6 +109,9 @@ func run(intr *interrupt, c *cli.Context) error {
 		}
 	}
 	const unanswered = "standard output's reader is gone: the lines not answered were not rebased, or their rebased images are pushed but named by nothing; run again"
+	if intr.readerIsGone() {
+		intr.signalWith(200 * time.Millisecond)
+	}
 	switch {
 	case intr.signal() != nil && intr.readerIsGone():
 		return cli.Exit("interrupted: "+unanswered, exitCode(intr.signal()))

@@ -39,13 +39,14 @@ type interrupt struct {
 	pipes    chan os.Signal
 	done     chan struct{}
 	sig      atomic.Pointer[os.Signal]
+	sigSeen  chan struct{} // closed once sig is stored
 	gone     atomic.Bool
 	stderr   io.Writer
 	term     bool // stderr is a terminal
 }
 
 func newInterrupt(stderr io.Writer) *interrupt {
-	i := &interrupt{stop: make(chan struct{}), sigs: make(chan os.Signal, 2), pipes: make(chan os.Signal, 1), done: make(chan struct{}), stderr: stderr}
+	i := &interrupt{stop: make(chan struct{}), sigs: make(chan os.Signal, 2), pipes: make(chan os.Signal, 1), done: make(chan struct{}), sigSeen: make(chan struct{}), stderr: stderr}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.term = isTerminal(stderr)
 	signal.Notify(i.sigs, os.Interrupt, syscall.SIGTERM)
@@ -61,6 +62,7 @@ func newInterrupt(stderr io.Writer) *interrupt {
 			return
 		}
 		i.sig.Store(&sig)
+		close(i.sigSeen)
 		// On a terminal the ^C the terminal echoed, or the progress line,
 		// ends where the cursor is: start on a line of our own.
 		nl := ""
@@ -98,6 +100,21 @@ func (i *interrupt) readerGone() {
 	fmt.Fprintf(i.stderr, "crane-rebase-stream: standard output's reader is gone (the next command of the pipeline ended): abandoning the images in flight\n")
 	i.halt()
 	i.cancel()
+}
+
+// signalWith waits up to d for a signal that came with the reader's
+// departure and returns the first signal, or nil. Ctrl-C reaches every
+// process of the pipeline at once, and the reader's exit may be seen before
+// our own SIGINT has gone through the runtime to the handler: the status
+// must be 130 then, not 141.
+func (i *interrupt) signalWith(d time.Duration) os.Signal {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-i.sigSeen:
+	case <-t.C:
+	}
+	return i.signal()
 }
 
 // readerIsGone reports whether readerGone was called.
