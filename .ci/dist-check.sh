@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks `make dist` as a user downloading a release would: every archive is
 # listed in SHA256SUMS and matches it, each holds the three binaries for its
-# platform (ELF, Mach-O or PE of the right architecture) and README.md, and
-# the linux/amd64 binaries run and print the version they were stamped with.
+# platform (ELF, Mach-O or PE of the right architecture), README.md, and
+# each tool's man page and bash, zsh and fish completions under share/ (the
+# very ones the binary generates), and the linux/amd64 binaries run and
+# print the version they were stamped with.
 # .ci/run runs it once after make test (make dist cross-compiles 6 targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +49,17 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
   check "$archive holds README.md" test -f "x/$name/README.md"
   for tool in ko-extract crane-rebase-stream ko-rewrite; do
     check "$archive: $tool$ext is a $target executable" is_bin "x/$name/$tool$ext" "$os" "$arch"
+    check "$archive: share/man/man1/$tool.1 is its man page" grep -q "^\.TH $tool 1" "x/$name/share/man/man1/$tool.1"
+    check "$archive: share/bash-completion/completions/$tool" grep -q "complete .*$tool" "x/$name/share/bash-completion/completions/$tool"
+    check "$archive: share/zsh/site-functions/_$tool" grep -q "^#compdef $tool" "x/$name/share/zsh/site-functions/_$tool"
+    check "$archive: share/fish/vendor_completions.d/$tool.fish" grep -q "complete -c $tool" "x/$name/share/fish/vendor_completions.d/$tool.fish"
   done
+done
+# The archived docs are what the binaries generate.
+linux=x/rebasekit_${version}_linux_amd64
+for tool in ko-extract crane-rebase-stream ko-rewrite; do
+  check "$tool --generate-man-page is the archived man page" cmp -s <("$linux/$tool" --generate-man-page) "$linux/share/man/man1/$tool.1"
+  check "$tool --generate-completion bash is the archived one" cmp -s <("$linux/$tool" --generate-completion bash) "$linux/share/bash-completion/completions/$tool"
 done
 for tool in ko-extract crane-rebase-stream ko-rewrite; do
   check "$tool --version" test "$("x/rebasekit_${version}_linux_amd64/$tool" --version)" = "$tool version $version"

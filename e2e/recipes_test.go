@@ -27,15 +27,21 @@ type recipe struct {
 // printed. A fenced block without a language there is an error: every shell
 // block must be marked sh so that none escapes this test.
 func readmeRecipes(t *testing.T) []recipe {
+	return readmeBlocks(t, "Recipes")
+}
+
+// readmeBlocks extracts the shell blocks of README.md's section "## NAME",
+// each with the bold title before it ("" before the first).
+func readmeBlocks(t *testing.T, name string) []recipe {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(suite.root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(b)
-	start := strings.Index(text, "\n## Recipes\n")
+	start := strings.Index(text, "\n## "+name+"\n")
 	if start < 0 {
-		t.Fatal("README.md has no ## Recipes section")
+		t.Fatalf("README.md has no ## %s section", name)
 	}
 	section := text[start+1:]
 	if end := strings.Index(section[3:], "\n## "); end >= 0 {
@@ -62,7 +68,7 @@ func readmeRecipes(t *testing.T) []recipe {
 			out = append(out, recipe{title: title, script: strings.Join(body, "\n") + "\n"})
 		case "yaml":
 		default:
-			t.Errorf("README Recipes, %q: a block marked %q; mark shell blocks sh (they run in this test) and YAML yaml", title, lang)
+			t.Errorf("README %s, %q: a block marked %q; mark shell blocks sh (they run in this test) and YAML yaml", name, title, lang)
 		}
 	}
 	return out
@@ -284,6 +290,43 @@ func recipeGitOps(t *testing.T, script string) {
 		}
 		if n := commits(t, remote); n != "2" {
 			t.Errorf("quiet day: remote has %s commits, want still 2", n)
+		}
+	})
+
+	t.Run("a push failed: the next run pushes it before a quiet day", func(t *testing.T) {
+		work, remote := gitRepo(t, map[string]string{"deploy/release.yaml": string(suite.release)})
+		// The remote refuses pushes while the hook is there (a network
+		// blip, a protected branch, an expired token).
+		hook := filepath.Join(remote, "hooks", "pre-receive")
+		writeFile(t, hook, []byte("#!/bin/sh\necho refused by the test >&2\nexit 1\n"))
+		if err := os.Chmod(hook, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := shell(t, work, script)
+		if p.code != 1 || !strings.HasSuffix(p.stderr, "gitops-rebase: git push failed; 1 commit(s) stay ahead of origin/main, for the next run to push\n") {
+			t.Fatalf("push refused: exit %d, want 1 and the commit left ahead named; stderr %s", p.code, p.stderr)
+		}
+		// Still refused the next day: it fails again, saying so, instead of
+		// calling it a quiet day.
+		p = shell(t, work, script)
+		if p.code != 1 || p.stdout != "" || !strings.HasSuffix(p.stderr, "gitops-rebase: git push failed; 1 commit(s) stay ahead of origin/main, for the next run to push\n") {
+			t.Errorf("still refused: exit %d, stdout %q, want 1 and nothing on stdout; stderr %s", p.code, p.stdout, p.stderr)
+		}
+		if err := os.Remove(hook); err != nil {
+			t.Fatal(err)
+		}
+		p = shell(t, work, script)
+		if p.code != 0 || p.stdout != "gitops-rebase: nothing new to rebase; pushed the 1 commit(s) an earlier run left unpushed\n" {
+			t.Fatalf("next run: exit %d, stdout %q; stderr %s", p.code, p.stdout, p.stderr)
+		}
+		if n := commits(t, remote); n != "2" {
+			t.Errorf("remote has %s commits, want 2 (the manifests, the rebase)", n)
+		}
+		if head, pushed := git(t, work, "rev-parse", "HEAD"), git(t, remote, "rev-parse", "main"); head != pushed {
+			t.Errorf("remote main is %s, the job's HEAD %s", pushed, head)
+		}
+		if hello := newRef(t, git(t, remote, "show", "main:deploy/release.yaml"), "hello"); hello == suite.apps["hello"] {
+			t.Errorf("the pushed release.yaml still names ko's hello")
 		}
 	})
 

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 )
 
 // rss runs the command given after its flags (stdin, stdout and stderr its
 // own) and prints "peak RSS: N KB" to stderr once it ends: the kernel's
-// ru_maxrss of the child. It exits with the command's status.
+// ru_maxrss of the child (rss_*.go: where there is one). It exits with the command's status.
 func rss(args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: rss CMD [ARG...]")
@@ -21,9 +20,10 @@ func rss(args []string) error {
 	if cmd.ProcessState == nil {
 		return err
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if ru != nil {
-		fmt.Fprintf(os.Stderr, "peak RSS: %d KB\n", ru.Maxrss)
+	if kb, ok := peakRSS(cmd.ProcessState); ok {
+		fmt.Fprintf(os.Stderr, "peak RSS: %d KB\n", kb)
+	} else {
+		fmt.Fprintln(os.Stderr, "peak RSS: not known on this system")
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		os.Exit(code)

@@ -12,6 +12,7 @@ func app(intr *interrupt) *cli.App {
 		Name:                 "crane-rebase-stream",
 		Usage:                "rebase the images named on stdin onto their base's current version, one reference a line",
 		UsageText:            "crane-rebase-stream [flags] [FILE|-]",
+		ArgsUsage:            "[FILE|-]", // the man page's SYNOPSIS
 		Description:          description,
 		HideVersion:          true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // runMain turns errors into exit statuses
@@ -31,13 +32,13 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
 		&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
 		&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
-		&cli.BoolFlag{Name: "keep-config", Usage: "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does; default: what the image inherited from the old base follows the new base"},
-		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased (default: push by digest only)"},
-		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry (default: loopback only)"},
+		&cli.BoolFlag{Name: "keep-config", Usage: "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does", DefaultText: "what the image inherited from the old base follows the new base"},
+		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased", DefaultText: "push by digest only"},
+		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry", DefaultText: "loopback only"},
 		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
-		&cli.BoolFlag{Name: "pairs", Usage: "print `OLD NEW` for each reference (OLD OLD when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into"},
+		&cli.BoolFlag{Name: "pairs", Usage: "print \"OLD NEW\" for each reference (\"OLD OLD\" when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into"},
 		&cli.StringFlag{Name: "shard", Usage: "take only shard `I/N` of the distinct references (I from 0, as $JOB_COMPLETION_INDEX), the same ones whatever the input order; prints pairs (--pairs) for those alone"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
@@ -105,7 +106,11 @@ EXIT STATUS
    --strict, skips count as failures); 2 bad usage or unreadable input/output;
    130 (SIGINT) or 143 (SIGTERM) interrupted: no new line is taken, the images
    in flight get 10s to finish (a second signal abandons them), and every line
-   read so far is answered, unfinished ones echoed.
+   read so far is answered, unfinished ones echoed. When the reader of stdout
+   is gone (Ctrl-C on the pipeline ends ko-rewrite too), nobody can take an
+   answer: the images in flight are abandoned at once (what was pushed is
+   named by nothing), the summary is still printed, and the status is 130
+   after SIGINT, 143 after SIGTERM, else 141 (as for SIGPIPE).
 
 REGISTRIES
    Credentials come, as for ko and in ko's order, from Amazon ECR's helper

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,7 +27,7 @@ import (
 const (
 	exitFailed      = 1   // at least one line failed
 	exitUsage       = 2   // bad flags, unreadable input, unwritable output or report
-	exitInterrupted = 128 // + the signal: 130 for SIGINT, 143 for SIGTERM
+	exitInterrupted = 128 // + the signal: 130 for SIGINT, 143 for SIGTERM, 141 when stdout's reader is gone
 )
 
 // defaultTimeout bounds the work on one image, so that a registry that stops
@@ -86,6 +87,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	rep := newReporter(stderr, c.Bool("verbose"))
+	rep.p.dryRun = c.Bool("dry-run")
 	if name := c.Args().First(); name != "" && name != "-" && rep.p.on && !c.IsSet("shard") { // a shard answers a share: no total
 		rep.p.total = countLines(name)
 	}
@@ -94,15 +96,27 @@ func run(intr *interrupt, c *cli.Context) error {
 		return err
 	}
 	shard, _ := shardFlag(c) // checked by checkFlags
+	watchReader(c.App.Writer, intr.done, intr.readerGone)
 	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: each, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
+	if errors.Is(err, syscall.EPIPE) {
+		intr.readerGone() // found by a write before the watcher, or where there is none
+	}
 	rep.done()
-	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
+	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", summaryLine(sum, c.Bool("dry-run")))
 	if repf != nil {
 		if werr := repf.finish(sum); werr != nil {
 			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
 		}
 	}
+	const unanswered = "standard output's reader is gone: the lines not answered were not rebased, or their rebased images are pushed but named by nothing; run again"
+	if intr.readerIsGone() {
+		intr.signalWith(200 * time.Millisecond)
+	}
 	switch {
+	case intr.signal() != nil && intr.readerIsGone():
+		return cli.Exit("interrupted: "+unanswered, exitCode(intr.signal()))
+	case intr.readerIsGone():
+		return cli.Exit(unanswered, exitCode(syscall.SIGPIPE))
 	case err != nil:
 		return cli.Exit(err.Error(), exitUsage)
 	case intr.signal() != nil:
@@ -188,3 +202,12 @@ func options(c *cli.Context) []rebase.Option {
 }
 
 func version() string { return cmdline.Version() }
+
+// summaryLine is the summary said at the end (and on the progress line):
+// a dry run pushed nothing, so it "would rebase".
+func summaryLine(sum linestream.Summary, dryRun bool) string {
+	if dryRun {
+		return sum.DryRunString()
+	}
+	return sum.String()
+}

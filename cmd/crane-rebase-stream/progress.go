@@ -12,24 +12,16 @@ import (
 // progress keeps one status line at the bottom of a terminal's stderr; it
 // does nothing when stderr is a file or a pipe.
 type progress struct {
-	w     io.Writer
-	on    bool
-	shown bool
-	sum   linestream.Summary
-	total int // lines in the input, when known (a file argument); else 0
+	w      io.Writer
+	on     bool
+	shown  bool
+	sum    linestream.Summary
+	total  int // lines in the input, when known (a file argument); else 0
+	dryRun bool
 }
 
 func newProgress(w io.Writer) *progress {
-	under := w
-	if l, ok := w.(*lockedWriter); ok {
-		under = l.w
-	}
-	f, ok := under.(*os.File)
-	if !ok {
-		return &progress{w: w}
-	}
-	st, err := f.Stat()
-	return &progress{w: w, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
+	return &progress{w: w, on: isTerminal(w)}
 }
 
 func (p *progress) update(line int, res rebase.Result) {
@@ -46,10 +38,11 @@ func (p *progress) update(line int, res rebase.Result) {
 	case rebase.Failed:
 		p.sum.Failed++
 	}
+	sum := summaryLine(p.sum, p.dryRun)
 	if p.total > 0 {
-		fmt.Fprintf(p.w, "\r\033[K%d/%d: %s", line, p.total, p.sum)
+		fmt.Fprintf(p.w, "\r\033[K%d/%d: %s", line, p.total, sum)
 	} else {
-		fmt.Fprintf(p.w, "\r\033[Kline %d: %s", line, p.sum)
+		fmt.Fprintf(p.w, "\r\033[Kline %d: %s", line, sum)
 	}
 	p.shown = true
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/rebasekit/rebasekit/internal/cmdline"
 )
 
 // grace is how long the images in flight may take to finish after the first
@@ -20,19 +22,38 @@ const grace = 10 * time.Second
 // closes stop (no new line is taken, the images in flight finish), the second
 // one, or the end of the grace period, ends ctx (they are abandoned). Every
 // line read is answered either way.
+//
+// When the reader of stdout is gone (the next command of the pipeline has
+// ended: Ctrl-C delivers SIGINT to the whole pipeline, and ko-rewrite stops
+// at once), nobody can take an answer: readerGone abandons the images in
+// flight at once instead. That is safe: the engine pushes by digest, blobs
+// and platform manifests before the index and the tag, and nothing names an
+// image until its line is printed, so what was pushed half-way is never
+// referenced.
 type interrupt struct {
-	stop   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	sigs   chan os.Signal
-	done   chan struct{}
-	sig    atomic.Pointer[os.Signal]
+	stop     chan struct{}
+	stopOnce sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	sigs     chan os.Signal
+	pipes    chan os.Signal
+	done     chan struct{}
+	sig      atomic.Pointer[os.Signal]
+	sigSeen  chan struct{} // closed once sig is stored
+	gone     atomic.Bool
+	stderr   io.Writer
+	term     bool // stderr is a terminal
 }
 
 func newInterrupt(stderr io.Writer) *interrupt {
-	i := &interrupt{stop: make(chan struct{}), sigs: make(chan os.Signal, 2), done: make(chan struct{})}
+	i := &interrupt{stop: make(chan struct{}), sigs: make(chan os.Signal, 2), pipes: make(chan os.Signal, 1), done: make(chan struct{}), sigSeen: make(chan struct{}), stderr: stderr}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
+	i.term = isTerminal(stderr)
 	signal.Notify(i.sigs, os.Interrupt, syscall.SIGTERM)
+	// Notified, SIGPIPE no longer kills the process on a write to a stdout
+	// whose reader is gone: the write fails with EPIPE, and the summary is
+	// still said.
+	signal.Notify(i.pipes, syscall.SIGPIPE)
 	go func() {
 		var sig os.Signal
 		select {
@@ -41,10 +62,17 @@ func newInterrupt(stderr io.Writer) *interrupt {
 			return
 		}
 		i.sig.Store(&sig)
+		close(i.sigSeen)
+		// On a terminal the ^C the terminal echoed, or the progress line,
+		// ends where the cursor is: start on a line of our own.
+		nl := ""
+		if i.term {
+			nl = "\n"
+		}
 		// Say it before closing stop: once stop is closed the stream may
 		// finish and the process exit before this goroutine runs again.
-		fmt.Fprintf(stderr, "crane-rebase-stream: %s: taking no new line; finishing the images in flight (at most %s, signal again to abandon them)\n", sigName(sig), grace)
-		close(i.stop)
+		fmt.Fprintf(stderr, "%scrane-rebase-stream: %s: taking no new line; finishing the images in flight (at most %s, signal again to abandon them)\n", nl, sigName(sig), grace)
+		i.halt()
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
@@ -59,6 +87,39 @@ func newInterrupt(stderr io.Writer) *interrupt {
 	return i
 }
 
+// halt closes stop: no new line is taken.
+func (i *interrupt) halt() { i.stopOnce.Do(func() { close(i.stop) }) }
+
+// readerGone abandons the images in flight at once: stdout's reader is
+// gone, so no answer can be delivered. Called by the watcher of stdout, or
+// when a write to stdout fails with EPIPE.
+func (i *interrupt) readerGone() {
+	if i.gone.Swap(true) {
+		return
+	}
+	fmt.Fprintf(i.stderr, "crane-rebase-stream: standard output's reader is gone (the next command of the pipeline ended): abandoning the images in flight\n")
+	i.halt()
+	i.cancel()
+}
+
+// signalWith waits up to d for a signal that came with the reader's
+// departure and returns the first signal, or nil. Ctrl-C reaches every
+// process of the pipeline at once, and the reader's exit may be seen before
+// our own SIGINT has gone through the runtime to the handler: the status
+// must be 130 then, not 141.
+func (i *interrupt) signalWith(d time.Duration) os.Signal {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-i.sigSeen:
+	case <-t.C:
+	}
+	return i.signal()
+}
+
+// readerIsGone reports whether readerGone was called.
+func (i *interrupt) readerIsGone() bool { return i.gone.Load() }
+
 func sigName(s os.Signal) string {
 	switch s {
 	case os.Interrupt:
@@ -67,6 +128,15 @@ func sigName(s os.Signal) string {
 		return "SIGTERM"
 	}
 	return s.String()
+}
+
+// isTerminal reports whether w (or the stderr a lockedWriter wraps) is a
+// terminal.
+func isTerminal(w io.Writer) bool {
+	if l, ok := w.(*lockedWriter); ok {
+		w = l.w
+	}
+	return cmdline.IsTerminal(w)
 }
 
 func exitCode(s os.Signal) int {
@@ -93,6 +163,7 @@ func (i *interrupt) signal() os.Signal {
 
 func (i *interrupt) close() {
 	signal.Stop(i.sigs)
+	signal.Stop(i.pipes)
 	close(i.done)
 	i.cancel()
 }

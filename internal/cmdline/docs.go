@@ -25,6 +25,7 @@ func Docs(c *cli.Context) (handled bool, err error) {
 		if err != nil {
 			return true, err
 		}
+		man = synopsisArgs(man, c.App.ArgsUsage)
 		_, err = fmt.Fprint(c.App.Writer, man)
 		return true, err
 	}
@@ -49,6 +50,22 @@ func Docs(c *cli.Context) (handled bool, err error) {
 	}
 	_, err = fmt.Fprint(c.App.Writer, script)
 	return true, err
+}
+
+// synopsisArgs adds the positional arguments (App.ArgsUsage, e.g.
+// "[FILE|-]") after the flags of the man page's SYNOPSIS, which urfave/cli
+// leaves out.
+func synopsisArgs(man, args string) string {
+	i := strings.Index(man, ".SH SYNOPSIS\n")
+	if args == "" || i < 0 {
+		return man
+	}
+	j := strings.Index(man[i:], "\n.EE\n")
+	if j < 0 {
+		return man
+	}
+	j += i + 1
+	return man[:j] + args + "\n" + man[j:]
 }
 
 // visibleOnly is a copy of the app without its hidden flags, for the

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 // Exit statuses shared by the three binaries.
@@ -221,15 +222,24 @@ func PrintVersion(c *cli.Context) {
 	fmt.Fprintln(c.App.Writer, c.App.Name, "version", Version())
 }
 
-// IsTerminal reports whether r is a terminal (a character device), the
-// case where a person, not a pipe, is expected to type the input.
+// IsTerminal reports whether r is a terminal, the case where a person, not
+// a pipe, is expected to type the input. A character device is not enough:
+// /dev/null is one, and it is a cron job's or a CI step's stdin.
 func IsTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	// The descriptor through SyscallConn: f.Fd would put f in blocking mode.
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	is := false
+	if rc.Control(func(fd uintptr) { is = term.IsTerminal(int(fd)) }) != nil {
+		return false
+	}
+	return is
 }
 
 // Selected is the -v line for one selection: FILE:LINE:COL: rule RULE: REF.

@@ -32,6 +32,9 @@ type Selection struct {
 	from   string // where the prefixes came from: --prefix or $KO_DOCKER_REPO
 	warn   func(msg string)
 	bare   []bareRepo // bare repositories under a prefix, in input order
+	// partial: a directory's subdirectories were not walked (no -R), and
+	// the warning said so; a prefix may select what they hold.
+	partial bool
 }
 
 // bareRepo is a repository without a tag or digest under a prefix, at FILE:LINE:COL.
@@ -42,7 +45,14 @@ type bareRepo struct{ at, repo string }
 // than the references name, must not select nothing silently. A prefix that
 // holds only bare repositories (a Flux ImageRepository's spec.image) is
 // right, and the warning says there is nothing to rebase under it instead.
+//
+// After the warning that subdirectories were not walked (no -R) it says
+// nothing: the references under the prefix are likely there, and that
+// warning already says what to do.
 func (s *Selection) WarnUnusedPrefixes(occs []*yamlwalk.Occurrence) {
+	if s.partial {
+		return
+	}
 	for _, p := range s.Walker.UnusedPrefixes(occs) {
 		if at := s.bareUnder(p); at != "" {
 			s.warn(fmt.Sprintf("%s %q holds only repositories without a tag or digest (%s); nothing to rebase", s.from, p, at))
@@ -100,17 +110,19 @@ func FromContext(c *cli.Context) (*Selection, error) {
 	}
 	errw := c.App.ErrWriter
 	warn := func(msg string) { fmt.Fprintf(errw, "%s: warning: %s\n", c.App.Name, msg) }
+	partial := false
 	if !c.Bool("recursive") {
 		for _, a := range c.StringSlice("filename") {
 			if msg := inputs.NotWalked(a); msg != "" {
 				warn(msg)
+				partial = true
 			}
 		}
 	}
 	// Only prefixes a user names read "mariadb" as the official image too:
 	// $KO_DOCKER_REPO is where ko pushes, a namespace, never library/.
 	w := &yamlwalk.Walker{Prefixes: prefixes, OfficialImages: from == "--prefix", Warn: warn}
-	sel := &Selection{Inputs: ins, Walker: w, from: from, warn: warn}
+	sel := &Selection{Inputs: ins, Walker: w, from: from, warn: warn, partial: partial}
 	w.Bare = func(file string, line, column int, repo string) {
 		sel.bare = append(sel.bare, bareRepo{fmt.Sprintf("%s:%d:%d", file, line, column), repo})
 	}

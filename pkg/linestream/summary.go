@@ -2,6 +2,7 @@ package linestream
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
@@ -48,6 +49,12 @@ func (s *Summary) count(r rebase.Result) bool {
 // String is the summary line printed at the end of a run.
 func (s Summary) String() string {
 	return fmt.Sprintf("rebased %d, up to date %d, skipped %d, failed %d", s.Rebased, s.UpToDate, s.Skipped, s.Failed)
+}
+
+// DryRunString is the summary line of a dry run, which pushed nothing:
+// "would rebase N, ...".
+func (s Summary) DryRunString() string {
+	return "would " + strings.Replace(s.String(), "rebased", "rebase", 1)
 }
 
 // OK reports whether no line failed.

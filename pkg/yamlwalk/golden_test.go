@@ -91,7 +91,12 @@ func cases(t *testing.T) []goldenCase {
 	for _, c := range corpus {
 		c.input = filepath.Join(corpusDir(t), c.input)
 		if _, err := os.Stat(c.input); err != nil {
-			t.Logf("corpus file missing, skipping %s: %v", c.name, err)
+			// A skip, not a log line: make test lists it.
+			why := fmt.Sprintf("corpus file missing: %v", err)
+			if _, err := os.Stat(corpusDir(t)); err != nil {
+				why = fmt.Sprintf("no corpus at %s: put it at ../shared/corpus beside the checkout or set REBASEKIT_CORPUS", corpusDir(t))
+			}
+			t.Run(c.name, func(t *testing.T) { t.Skip(why) })
 			continue
 		}
 		cs = append(cs, c)
