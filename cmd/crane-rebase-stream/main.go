@@ -99,7 +99,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", sum)
 	if repf != nil {
 		if werr := repf.finish(sum); werr != nil {
-			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
+			return cli.Exit(werr.Error(), exitUsage) // "writing report: ...", "writing summary: ..."
 		}
 	}
 	switch {

@@ -19,9 +19,9 @@ const (
 
 // rpmDBs are the rpm databases recognised (and not read).
 var rpmDBs = []string{
-	"var/lib/rpm/Packages",          // Berkeley DB (RHEL 7, CentOS 7)
-	"var/lib/rpm/Packages.db",       // ndb (SUSE)
-	"var/lib/rpm/rpmdb.sqlite",      // sqlite (RHEL 9, Fedora)
+	"var/lib/rpm/Packages",     // Berkeley DB (RHEL 7, CentOS 7)
+	"var/lib/rpm/Packages.db",  // ndb (SUSE)
+	"var/lib/rpm/rpmdb.sqlite", // sqlite (RHEL 9, Fedora)
 	"usr/lib/sysimage/rpm/rpmdb.sqlite",
 }
 

@@ -14,7 +14,10 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
-type pkg = packages.Package
+// pkg is the package name at version.
+func pkg(name, version string) packages.Package {
+	return packages.Package{Name: name, Version: version}
+}
 
 func blobGets(reg *rebasetest.Registry) map[string]int {
 	n := map[string]int{}
@@ -31,14 +34,14 @@ func TestReaderReadsEachLayerOnce(t *testing.T) {
 	defer reg.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	shared := map[string]string{"var/lib/dpkg/status.d/tzdata": packagestest.DistrolessStatus(pkg{"tzdata", "2024a-0+deb12u1"})}
+	shared := map[string]string{"var/lib/dpkg/status.d/tzdata": packagestest.DistrolessStatus(pkg("tzdata", "2024a-0+deb12u1"))}
 	_, old, err := packagestest.PushBase(ctx, reg.Ref("debian:v1"), "v1", []map[string]string{shared,
-		{"var/lib/dpkg/status.d/libssl3": packagestest.DistrolessStatus(pkg{"libssl3", "3.0.11-1~deb12u2"})}})
+		{"var/lib/dpkg/status.d/libssl3": packagestest.DistrolessStatus(pkg("libssl3", "3.0.11-1~deb12u2"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, new, err := packagestest.PushBase(ctx, reg.Ref("debian:v2"), "v2", []map[string]string{shared,
-		{"var/lib/dpkg/status.d/libssl3": packagestest.DistrolessStatus(pkg{"libssl3", "3.0.15-1~deb12u1"})}})
+		{"var/lib/dpkg/status.d/libssl3": packagestest.DistrolessStatus(pkg("libssl3", "3.0.15-1~deb12u1"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +82,13 @@ func TestReaderTakesAnAttachedSBOM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, plats, err := packagestest.PushBase(ctx, reg.Ref("wolfi:v1"), "v1", []map[string]string{
-		{"lib/apk/db/installed": packagestest.APKInstalled(pkg{"openssl", "3.3.1-r0"})}})
+		{"lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	repo, _ := name.NewRepository(reg.Ref("wolfi"))
 	ref := repo.Digest(plats[0].String())
-	if err := packagestest.AttachSBOM(ctx, ref, packagestest.SPDX(pkg{"openssl", "3.3.9-r0"}, pkg{"glibc", "2.40-r1"})); err != nil {
+	if err := packagestest.AttachSBOM(ctx, ref, packagestest.SPDX(pkg("openssl", "3.3.9-r0"), pkg("glibc", "2.40-r1"))); err != nil {
 		t.Fatal(err)
 	}
 	desc, err := remoteLayers(ref)
@@ -97,7 +100,7 @@ func TestReaderTakesAnAttachedSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []pkg{{"glibc", "2.40-r1"}, {"openssl", "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []packages.Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("got %s %v, want the SBOM's %v", l.Source, l.Packages, want)
 	}
 	if want := ref.Context().Tag("sha256-" + plats[0].Hex + ".att").String(); l.Where != want {
