@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
@@ -34,12 +32,9 @@ func withSummary(c *cli.Context, each func(int, rebase.Result), o *outputs) (fun
 		return each, nil
 	}
 	// Refuse an unwritable summary before any image is pushed.
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := summary.CheckWritable(path); err != nil {
 		return nil, cli.Exit(fmt.Sprintf("--summary: %v", err), exitUsage)
 	}
-	f.Close()
-	os.Remove(f.Name())
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(keychain()),
 		remote.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
@@ -79,37 +74,9 @@ func (o *outputs) finish(sum linestream.Summary) error {
 	if o.summary != nil {
 		var buf bytes.Buffer
 		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum)
-		if err := writeFile(o.summaryPath, buf.Bytes()); err != nil {
+		if err := summary.WriteFile(o.summaryPath, buf.Bytes()); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
 	}
 	return nil
-}
-
-// writeFile puts data at path whole: a temporary file beside it, synced,
-// renamed into place.
-func writeFile(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -243,8 +243,9 @@ func TestNoSummaryReadsNoBaseLayer(t *testing.T) {
 }
 
 func TestSummaryUnwritableRefusedAtStart(t *testing.T) {
-	code, _, errs := runCmd(t, "", "--summary", filepath.Join(t.TempDir(), "no", "such", "dir", "s.md"), "-")
-	if code != exitUsage || !strings.HasPrefix(errs, "crane-rebase-stream: --summary: open ") {
+	dir := filepath.Join(t.TempDir(), "no")
+	code, _, errs := runCmd(t, "", "--summary", filepath.Join(dir, "s.md"), "-")
+	if want := "crane-rebase-stream: --summary: cannot create " + dir + "/s.md: " + dir + ": no such file or directory\n"; code != exitUsage || errs != want {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
