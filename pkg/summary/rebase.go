@@ -269,7 +269,28 @@ func samePackages(a, b Platform) bool {
 	if a.Changes == nil {
 		return a.OldPackages.Unknown == b.OldPackages.Unknown && a.NewPackages.Unknown == b.NewPackages.Unknown
 	}
-	return fmt.Sprint(*a.Changes) == fmt.Sprint(*b.Changes) && a.OldPackages.Where == b.OldPackages.Where && a.NewPackages.Where == b.NewPackages.Where
+	return fmt.Sprint(*a.Changes) == fmt.Sprint(*b.Changes) && from(a) == from(b)
+}
+
+// from says where a platform's package lists came from: the database's path,
+// or the kind of SBOM (each platform's SBOM has a reference of its own: the
+// report has them).
+func from(p Platform) string {
+	o, n := source(p.OldPackages), source(p.NewPackages)
+	if o == n {
+		return n
+	}
+	return o + " -> " + n
+}
+
+func source(l packages.List) string {
+	switch l.Source {
+	case packages.SPDX:
+		return "the SPDX SBOM attached"
+	case packages.CycloneDX:
+		return "the CycloneDX SBOM attached"
+	}
+	return code(l.Where)
 }
 
 func writeChanges(b *strings.Builder, title string, p Platform) {
@@ -287,16 +308,12 @@ func writeChanges(b *strings.Builder, title string, p Platform) {
 		}
 		return
 	}
-	from := p.NewPackages.Where
-	if p.OldPackages.Where != p.NewPackages.Where {
-		from = p.OldPackages.Where + " -> " + p.NewPackages.Where
-	}
 	c := p.Changes
 	if c.Empty() {
-		fmt.Fprintf(b, "%s: none (from %s).\n\n", title, code(from))
+		fmt.Fprintf(b, "%s: none (from %s).\n\n", title, from(p))
 		return
 	}
-	fmt.Fprintf(b, "%s (from %s):\n\n", title, code(from))
+	fmt.Fprintf(b, "%s (from %s):\n\n", title, from(p))
 	for _, u := range c.Upgraded {
 		fmt.Fprintf(b, "- %s %s -> %s\n", escape(u.Name), code(u.Old), code(u.New))
 	}

@@ -48,7 +48,7 @@ func DpkgStatus(pkgs ...packages.Package) string {
 	return b.String()
 }
 
-// PushBase pushes an index of rebasetest.Platforms whose images have one
+// PushBase pushes an index of rebasetest.BaseIndexPlatforms whose images have one
 // layer per element of layers (path -> content), plus a first layer naming
 // the version and platform, so no two bases share a layer unless they share
 // a files map. It returns the index's digest and the platforms' digests.
@@ -60,7 +60,7 @@ func PushBase(ctx context.Context, ref, version string, layers []map[string]stri
 	opts = append(opts, remote.WithContext(ctx))
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var plats []v1.Hash
-	for _, p := range rebasetest.Platforms {
+	for _, p := range rebasetest.BaseIndexPlatforms { // what ko --platform=linux/amd64,linux/arm64 asks for
 		img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 		ps := p.OS + "/" + p.Architecture
 		all := append([]map[string]string{{"etc/base-release": version + " " + ps + "\n"}}, layers...)
