@@ -8,7 +8,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/packages/packagestest"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
@@ -130,5 +136,45 @@ func TestReaderBaseWithoutDatabase(t *testing.T) {
 	}
 	if l.Known() || l.Unknown != "no SBOM attached and no package database (apk, dpkg, rpm) in its layers" {
 		t.Errorf("got %+v", l)
+	}
+}
+
+// TestReaderTakesAnSBOMReferrer: an SPDX document pushed as an OCI referrer
+// of the base (artifactType application/spdx+json), as Chainguard's
+// registry serves them.
+func TestReaderTakesAnSBOMReferrer(t *testing.T) {
+	reg := rebasetest.NewRegistry(registry.WithReferrersSupport(true))
+	defer reg.Close()
+	ctx := context.Background()
+	_, plats, err := packagestest.PushBase(ctx, reg.Ref("cgr:v1"), "v1", []map[string]string{
+		{"lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Ref("cgr"))
+	ref := repo.Digest(plats[0].String())
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), "application/spdx+json")
+	art, err = mutate.Append(art, mutate.Addendum{Layer: static.NewLayer(packagestest.SPDX(pkg("openssl", "3.3.2-r0")), "application/spdx+json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	art = mutate.Subject(art, *desc).(v1.Image)
+	d, err := art.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(repo.Digest(d.String()), art); err != nil {
+		t.Fatal(err)
+	}
+	l, err := packages.NewReader(0).Image(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []packages.Package{pkg("openssl", "3.3.2-r0")}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) || l.Where != repo.Digest(d.String()).String() {
+		t.Errorf("got %+v, want the referrer's %v", l, want)
 	}
 }

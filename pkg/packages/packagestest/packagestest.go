@@ -53,6 +53,11 @@ func DpkgStatus(pkgs ...packages.Package) string {
 // the version and platform, so no two bases share a layer unless they share
 // a files map. It returns the index's digest and the platforms' digests.
 func PushBase(ctx context.Context, ref, version string, layers []map[string]string, opts ...remote.Option) (v1.Hash, []v1.Hash, error) {
+	return PushBaseFor(ctx, ref, version, func(v1.Platform) []map[string]string { return layers }, opts...)
+}
+
+// PushBaseFor is PushBase with layers of each platform's own.
+func PushBaseFor(ctx context.Context, ref, version string, layersFor func(v1.Platform) []map[string]string, opts ...remote.Option) (v1.Hash, []v1.Hash, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return v1.Hash{}, nil, err
@@ -63,7 +68,7 @@ func PushBase(ctx context.Context, ref, version string, layers []map[string]stri
 	for _, p := range rebasetest.BaseIndexPlatforms { // what ko --platform=linux/amd64,linux/arm64 asks for
 		img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 		ps := p.OS + "/" + p.Architecture
-		all := append([]map[string]string{{"etc/base-release": version + " " + ps + "\n"}}, layers...)
+		all := append([]map[string]string{{"etc/base-release": version + " " + ps + "\n"}}, layersFor(p)...)
 		for i, files := range all {
 			l, err := rebasetest.Layer(files, types.OCILayer)
 			if err != nil {
