@@ -81,6 +81,7 @@ func TestReadmeRecipes(t *testing.T) {
 	need(t)
 	checks := map[string]func(t *testing.T, script string){
 		"The GitOps loop":                           recipeGitOps,
+		"Proposing the rebase as a pull request":    recipePR,
 		"Preview":                                   recipePreview,
 		"Only some images":                          recipeFilter,
 		"Helm values with markers":                  recipeHelm,
@@ -356,6 +357,49 @@ func recipeGitOps(t *testing.T, script string) {
 			t.Errorf("exit %d, stderr %q", p.code, p.stderr)
 		}
 	})
+}
+
+// recipePR runs the --pr recipe as printed in a clone of a manifests
+// repository, with a stand-in for gh on PATH (the real one needs a forge):
+// a branch is pushed, main is not, and gh opens the request with the two
+// summaries as its body.
+func recipePR(t *testing.T, script string) {
+	work, remote := prRepo(t)
+	path, log := forgePath(t, "gh")
+	p := shell(t, work, "export PATH="+path+"\n"+script)
+	m := regexp.MustCompile(`gitops-rebase: pushed (rebase/[0-9a-f]{12}) and proposed it to main\n$`).FindStringSubmatch(p.stdout)
+	if p.code != 0 || m == nil {
+		t.Fatalf("exit %d, stdout %q; stderr %s", p.code, p.stdout, p.stderr)
+	}
+	if n := git(t, remote, "rev-list", "--count", "main"); n != "1" {
+		t.Errorf("main has %s commits, want 1", n)
+	}
+	git(t, remote, "rev-parse", "--verify", m[1])
+	body := readFile(t, filepath.Join(log, "gh.body"))
+	if !strings.HasPrefix(body, "# Rebase summary\n") || !strings.Contains(body, "\n# Rewrite summary\n") {
+		t.Errorf("the pull request's body is not the two summaries:\n%s", body)
+	}
+}
+
+// TestReadmeSampleSummary: the sample summary in the README's "Reviewing a
+// rebase" is the one TestSummaryMarkdown writes, not a hand-written one.
+func TestReadmeSampleSummary(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("..", "cmd", "crane-rebase-stream", "testdata", "summary.golden.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	i := strings.Index(text, "\n## Reviewing a rebase\n")
+	if i < 0 {
+		t.Fatal(`README.md has no "## Reviewing a rebase" section`)
+	}
+	if !strings.Contains(text[i:], "\n```markdown\n"+string(golden)+"```\n") {
+		t.Error("README's sample summary is not cmd/crane-rebase-stream/testdata/summary.golden.md: copy it from there (go test -run TestSummaryMarkdown ./cmd/crane-rebase-stream/ -update rewrites it)")
+	}
 }
 
 // commitAndPush makes remote a bare repository and work a repository whose

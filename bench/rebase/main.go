@@ -3,6 +3,7 @@
 //	serve   start docker-registry on a free loopback port behind a reverse
 //	        proxy that adds a fixed latency to every request and logs each one
 //	base    push the fixture base image at a version as repo:VERSION and repo:stable
+//	pkgbase push a base holding an apk database (bench/summary.sh)
 //	copy    copy images (by digest) into other repositories of the same registry
 //	fleet   push many ko-style apps on a base, built with the test builders
 //	rss     run a command and print its peak RSS
@@ -37,6 +38,9 @@ func main() {
 		err = fleet(args)
 	case "rss":
 		err = rss(args)
+	case "pkgbase":
+		err = pkgbase(args) // pkgbase.go
+
 	default:
 		usage()
 	}
@@ -47,6 +51,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|copy|fleet|rss|report [flags] (see bench/rebase.sh)")
+	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|pkgbase|copy|fleet|rss|report [flags] (see bench/rebase.sh)")
 	os.Exit(2)
 }

@@ -36,6 +36,7 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased", DefaultText: "push by digest only"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry", DefaultText: "loopback only"},
 		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
+		&cli.StringFlag{Name: "summary", Usage: "write a Markdown summary for reviewers to `FILE` at the end: per base that moved, its old and new digests, the packages that changed (from its SBOM or package database, read once per base), the images rebased onto it; the lines that failed; the counts. --report then lists the bases and their package changes too"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
 		&cli.BoolFlag{Name: "pairs", Usage: "print \"OLD NEW\" for each reference (\"OLD OLD\" when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into"},

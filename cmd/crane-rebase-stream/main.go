@@ -105,7 +105,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", summaryLine(sum, c.Bool("dry-run")))
 	if repf != nil {
 		if werr := repf.finish(sum); werr != nil {
-			return cli.Exit(fmt.Sprintf("writing report: %v", werr), exitUsage)
+			return cli.Exit(werr.Error(), exitUsage) // "writing report: ...", "writing summary: ..."
 		}
 	}
 	const unanswered = "standard output's reader is gone: the lines not answered were not rebased, or their rebased images are pushed but named by nothing; run again"

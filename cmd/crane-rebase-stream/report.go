@@ -9,6 +9,7 @@ import (
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/summary"
 	"github.com/urfave/cli/v2"
 )
 
@@ -64,12 +65,22 @@ func (r *reportFile) add(res rebase.Result) {
 
 // finish writes the counts and puts the report in place; on an error it
 // removes the temporary file and leaves whatever was at path.
-func (r *reportFile) finish(sum linestream.Summary) error {
+func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error {
+	end := "]"
+	if r.n > 0 {
+		end = "\n  ]"
+	}
 	if r.err == nil {
-		end := "]"
-		if r.n > 0 {
-			end = "\n  ]"
+		if bases != nil {
+			// With --summary: the bases that moved and their packages
+			// that changed, the summary's facts for machines.
+			var b []byte
+			if b, r.err = json.MarshalIndent(bases, "  ", "  "); r.err == nil {
+				end += ",\n  \"bases\": " + string(b)
+			}
 		}
+	}
+	if r.err == nil {
 		_, r.err = fmt.Fprintf(r.bw, "%s,\n  \"rebased\": %d,\n  \"upToDate\": %d,\n  \"skipped\": %d,\n  \"failed\": %d,\n  \"copiedBytes\": %d\n}\n",
 			end, sum.Rebased, sum.UpToDate, sum.Skipped, sum.Failed, sum.CopiedBytes)
 	}
@@ -94,18 +105,28 @@ func (r *reportFile) finish(sum linestream.Summary) error {
 	return r.err
 }
 
-// withReport is each, also writing every result to --report when given.
-func withReport(c *cli.Context, each func(int, rebase.Result)) (func(int, rebase.Result), *reportFile, error) {
-	path := c.String("report")
-	if path == "" {
+// withReport is each, also writing every result to --report and
+// collecting the --summary when given; nil outputs when neither is.
+func withReport(c *cli.Context, each func(int, rebase.Result)) (func(int, rebase.Result), *outputs, error) {
+	o := &outputs{}
+	each, err := withSummary(c, each, o) // summary.go
+	if err != nil {
+		return nil, nil, err
+	}
+	if path := c.String("report"); path != "" {
+		r, err := newReportFile(path)
+		if err != nil {
+			return nil, nil, cli.Exit(fmt.Sprintf("--report: %v", err), exitUsage)
+		}
+		o.report = r
+		inner := each
+		each = func(n int, res rebase.Result) {
+			inner(n, res)
+			r.add(res)
+		}
+	}
+	if o.report == nil && o.summary == nil {
 		return each, nil, nil
 	}
-	r, err := newReportFile(path)
-	if err != nil {
-		return nil, nil, cli.Exit(fmt.Sprintf("--report: %v", err), exitUsage)
-	}
-	return func(n int, res rebase.Result) {
-		each(n, res)
-		r.add(res)
-	}, r, nil
+	return each, o, nil
 }

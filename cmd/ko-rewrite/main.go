@@ -67,6 +67,7 @@ EXIT STATUS
 			&cli.StringFlag{Name: "images", Usage: "replacement stream `FILE`, or - for stdin"},
 			&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the files (atomically; only files that change); needed for several inputs"},
 			&cli.BoolFlag{Name: "allow-repo-change", Usage: "allow a replacement to name another repository than the reference it replaces"},
+			summaryFlag, // summary.go
 			cmdline.VerboseFlag("print every selection on stderr: FILE:LINE:COL, the rule, the reference and its replacement"),
 			cmdline.VersionFlag(),
 		), cmdline.DocFlags()...),
@@ -129,6 +130,9 @@ func run(c *cli.Context) error {
 	}
 	if err := sig.pending(); err != nil {
 		return fmt.Errorf("%w; nothing written", err)
+	}
+	if err := writeSummary(c, sel.Walker, rw.Files()); err != nil { // summary.go
+		return err
 	}
 	if !c.Bool("in-place") {
 		w := bufio.NewWriter(c.App.Writer)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
+	"github.com/rebasekit/rebasekit/pkg/packages"
+	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/summary"
+	"github.com/urfave/cli/v2"
+)
+
+// outputs are the files written at the end of the run: --report (JSON,
+// written as the lines are answered) and --summary (Markdown, for the
+// reviewer of the change). Each is put in place whole, or not at all.
+type outputs struct {
+	report      *reportFile
+	summary     *summary.Rebase
+	summaryPath string
+	timeout     func() (context.Context, context.CancelFunc)
+}
+
+// withSummary adds --summary to each: the results are collected, the
+// bases' packages read at the end, once per base. Without --summary no
+// base layer is read.
+func withSummary(c *cli.Context, each func(int, rebase.Result), o *outputs) (func(int, rebase.Result), error) {
+	path := c.String("summary")
+	if path == "" {
+		return each, nil
+	}
+	// Refuse an unwritable summary before any image is pushed.
+	if err := summary.CheckWritable(path); err != nil {
+		return nil, cli.Exit(fmt.Sprintf("--summary: %v", err), exitUsage)
+	}
+	opts := []remote.Option{
+		remote.WithAuthFromKeychain(keychain()),
+		remote.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
+	}
+	o.summary = &summary.Rebase{Packages: packages.NewReader(0, opts...), OldBase: c.String("old-base"), Jobs: c.Int("jobs")}
+	if c.Bool("insecure") {
+		o.summary.Insecure = true
+	}
+	o.summaryPath = path
+	d := c.Duration("timeout")
+	o.timeout = func() (context.Context, context.CancelFunc) {
+		if d > 0 {
+			return context.WithTimeout(context.Background(), d)
+		}
+		return context.WithCancel(context.Background())
+	}
+	return func(n int, res rebase.Result) {
+		each(n, res)
+		o.summary.Add(n, res)
+	}, nil
+}
+
+// finish reads the bases' packages (with --summary) and writes the report
+// and the summary.
+func (o *outputs) finish(sum linestream.Summary) error {
+	var bases []summary.Base
+	if o.summary != nil {
+		ctx, cancel := o.timeout()
+		bases = o.summary.Bases(ctx)
+		cancel()
+	}
+	if o.report != nil {
+		if err := o.report.finish(sum, bases); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+	}
+	if o.summary != nil {
+		var buf bytes.Buffer
+		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum)
+		if err := summary.WriteFile(o.summaryPath, buf.Bytes()); err != nil {
+			return fmt.Errorf("writing summary: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package packages
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseAPK(t *testing.T) {
+	ps, err := ParseAPK(bytes.NewReader(readFile(t, "apk-installed-3.20")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
+	if !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v\nwant %v", ps, want)
+	}
+}
+
+func TestParseAPKWithoutTrailingBlankLineOrCR(t *testing.T) {
+	ps, err := ParseAPK(strings.NewReader("P:a\r\nV:1-r0\r\n\r\nP:b\nV:2-r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"a", "1-r0"}, {"b", "2-r1"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+}
+
+func TestParseDpkgStatus(t *testing.T) {
+	ps, err := ParseDpkgStatus(bytes.NewReader(readFile(t, "dpkg-status-bookworm")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// libfoo-removed (deinstall ok config-files) and libgone (not-installed)
+	// are not installed; the continuation lines of Conffiles and
+	// Description are no fields.
+	want := []Package{{"base-files", "12.4+deb12u6"}, {"libssl3", "3.0.11-1~deb12u2"}, {"tzdata", "2024a-0+deb12u1"}}
+	if !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v\nwant %v", ps, want)
+	}
+}
+
+func TestParseDpkgContinuationLookingLikeAField(t *testing.T) {
+	// A continuation line holding "Version: 9" is the description's, not a field.
+	in := "Package: a\nDescription: short\n Version: 9\n\tPackage: b\nVersion: 1\n"
+	ps, err := ParseDpkgStatus(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"a", "1"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+}
+
+type entry struct {
+	name, body string
+	typ        byte
+}
+
+func tarOf(t *testing.T, es ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range es {
+		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: tar.TypeReg}
+		if e.typ != 0 {
+			h.Typeflag, h.Size = e.typ, 0
+			if e.typ == tar.TypeSymlink {
+				h.Linkname = e.body
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte(e.body))
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// listOf applies the layers, bottom first, and lists the packages.
+func listOf(t *testing.T, layers ...[]byte) List {
+	t.Helper()
+	var fs FS
+	for _, l := range layers {
+		lf, err := ScanLayer(bytes.NewReader(l), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs.Apply(lf)
+	}
+	l, err := fs.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestLayersTopmostDatabaseWins(t *testing.T) {
+	apk := string(readFile(t, "apk-installed-3.20"))
+	upgraded := strings.Replace(apk, "P:openssl\nV:3.3.1-r0", "P:openssl\nV:3.3.2-r0", 1)
+	l := listOf(t,
+		tarOf(t, entry{name: "./lib/apk/db/installed", body: apk}, entry{name: "etc/os-release", body: "x"}),
+		tarOf(t, entry{name: "etc/motd", body: "hi"}),
+		tarOf(t, entry{name: "/lib/apk/db/installed", body: upgraded}),
+	)
+	if l.Source != APK || l.Where != "/lib/apk/db/installed" {
+		t.Errorf("source %q at %q, want apk at /lib/apk/db/installed", l.Source, l.Where)
+	}
+	if got := versions(l.Packages)["openssl"]; got != "3.3.2-r0" {
+		t.Errorf("openssl %q, want the top layer's 3.3.2-r0", got)
+	}
+}
+
+func TestLayersWhiteouts(t *testing.T) {
+	status := string(readFile(t, "dpkg-status-bookworm"))
+	ssl, tz := string(readFile(t, "distroless-status.d-libssl3")), string(readFile(t, "distroless-status.d-tzdata"))
+	for _, tc := range []struct {
+		name   string
+		layers [][]byte
+		want   []Package
+		none   bool
+	}{{
+		name: "a whiteout removes the lower layer's file",
+		layers: [][]byte{
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh.libssl3"}),
+		},
+		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+	}, {
+		name: "a whiteout of the directory removes all its files",
+		layers: [][]byte{
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}),
+			tarOf(t, entry{name: "var/lib/dpkg/.wh.status.d"}),
+		},
+		none: true,
+	}, {
+		name: "an opaque directory hides the lower layers' files, not its own",
+		layers: [][]byte{
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}),
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh..wh..opq"}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
+		},
+		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+	}, {
+		name: "a file put back above its whiteout counts",
+		layers: [][]byte{
+			tarOf(t, entry{name: "var/lib/dpkg/status", body: status}),
+			tarOf(t, entry{name: "var/lib/dpkg/.wh.status"}),
+			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: only\nStatus: install ok installed\nVersion: 1\n"}),
+		},
+		want: []Package{{"only", "1"}},
+	}, {
+		name: "status and status.d together",
+		layers: [][]byte{
+			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"}),
+			tarOf(t, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
+		},
+		want: []Package{{"base-files", "12.4"}, {"tzdata", "2024a-0+deb12u1"}},
+	}, {
+		name: "a symlink over the database removes it",
+		layers: [][]byte{
+			tarOf(t, entry{name: "lib/apk/db/installed", body: "P:a\nV:1\n"}),
+			tarOf(t, entry{name: "lib/apk/db/installed", body: "/elsewhere", typ: tar.TypeSymlink}),
+		},
+		none: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := listOf(t, tc.layers...)
+			if tc.none {
+				if l.Known() {
+					t.Errorf("got %v from %s, want none", l.Packages, l.Where)
+				}
+				return
+			}
+			if l.Source != Dpkg || !reflect.DeepEqual(l.Packages, tc.want) {
+				t.Errorf("got %s %v, want dpkg %v", l.Source, l.Packages, tc.want)
+			}
+		})
+	}
+}
+
+func TestLayersRPMAndNone(t *testing.T) {
+	l := listOf(t, tarOf(t, entry{name: "var/lib/rpm/rpmdb.sqlite", body: "SQLite format 3\x00"}))
+	if l.Known() || l.Source != RPM || l.Unknown != "an rpm database (/var/lib/rpm/rpmdb.sqlite): rebasekit has no rpm reader; attach an SBOM to the base to list its packages" {
+		t.Errorf("rpm: %+v", l)
+	}
+	l = listOf(t, tarOf(t, entry{name: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\n"}))
+	if l.Known() || l.Unknown != "no SBOM attached and no package database (apk, dpkg, rpm) in its layers" {
+		t.Errorf("none: %+v", l)
+	}
+}
+
+func TestScanLayerBudget(t *testing.T) {
+	layer := tarOf(t, entry{name: "big", body: strings.Repeat("x", 10000)}, entry{name: "lib/apk/db/installed", body: "P:a\nV:1\n"})
+	_, err := ScanLayer(bytes.NewReader(layer), 4096)
+	var be *BudgetError
+	if !errors.As(err, &be) || be.Budget != 4096 {
+		t.Fatalf("err %v, want a BudgetError of 4096", err)
+	}
+	if want := "its layers hold more than 4096 bytes uncompressed, the budget for reading its package database: raise the budget or attach an SBOM to the base"; err.Error() != want {
+		t.Errorf("error %q\nwant  %q", err, want)
+	}
+	lf, err := ScanLayer(bytes.NewReader(layer), int64(len(layer)))
+	if err != nil {
+		t.Fatalf("a budget of exactly the layer's size: %v", err)
+	}
+	if lf.Size != int64(len(layer)) {
+		t.Errorf("size %d, want %d", lf.Size, len(layer))
+	}
+}
+
+const spdxDoc = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"sbom-sha256:1234",
+"packages":[
+ {"SPDXID":"SPDXRef-Package-image","name":"sha256:1234","versionInfo":"sha256:1234","primaryPackagePurpose":"CONTAINER"},
+ {"SPDXID":"SPDXRef-Package-wolfi","name":"wolfi","versionInfo":"20230201","primaryPackagePurpose":"OPERATING-SYSTEM"},
+ {"SPDXID":"SPDXRef-Package-openssl","name":"openssl","versionInfo":"3.3.2-r0","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:apk/wolfi/openssl@3.3.2-r0?arch=x86_64"}]},
+ {"SPDXID":"SPDXRef-Package-glibc","name":"glibc","versionInfo":"2.40-r1"}]}`
+
+const cdxDoc = `{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"type":"container","name":"app"}},
+"components":[{"type":"library","name":"libssl3","version":"3.0.15-1~deb12u1","purl":"pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64",
+ "components":[{"type":"library","name":"libcrypto","version":"3.0.15"}]},
+ {"type":"file","name":"/etc/passwd"},{"type":"library","name":"tzdata","version":"2024a-0+deb12u1"}]}`
+
+func TestParseSBOMs(t *testing.T) {
+	l, err := ParseSBOM([]byte(spdxDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.2-r0"}, {"wolfi", "20230201"}}; l.Source != SPDX || !reflect.DeepEqual(l.Packages, want) {
+		t.Errorf("SPDX: %s %v, want %v", l.Source, l.Packages, want)
+	}
+	l, err = ParseSBOM([]byte(cdxDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"libcrypto", "3.0.15"}, {"libssl3", "3.0.15-1~deb12u1"}, {"tzdata", "2024a-0+deb12u1"}}; l.Source != CycloneDX || !reflect.DeepEqual(l.Packages, want) {
+		t.Errorf("CycloneDX: %s %v, want %v", l.Source, l.Packages, want)
+	}
+	if _, err := ParseSBOM([]byte(`{"kind":"Deployment"}`)); err == nil || err.Error() != "SBOM: neither SPDX (spdxVersion) nor CycloneDX (bomFormat) JSON" {
+		t.Errorf("not an SBOM: %v", err)
+	}
+}
+
+func envelope(t *testing.T, predicateType string, predicate string) []byte {
+	t.Helper()
+	st := `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"` + predicateType + `","subject":[{"name":"x","digest":{"sha256":"1234"}}],"predicate":` + predicate + `}`
+	b, _ := json.Marshal(map[string]any{
+		"payloadType": "application/vnd.in-toto+json",
+		"payload":     base64.StdEncoding.EncodeToString([]byte(st)),
+		"signatures":  []map[string]string{{"keyid": "", "sig": "MEUCIQ=="}},
+	})
+	return b
+}
+
+func TestParseAttestation(t *testing.T) {
+	l, ok, err := ParseAttestation(envelope(t, "https://spdx.dev/Document", spdxDoc))
+	if err != nil || !ok || l.Source != SPDX || len(l.Packages) != 3 {
+		t.Errorf("SPDX attestation: %+v %v %v", l, ok, err)
+	}
+	_, ok, err = ParseAttestation(envelope(t, "https://slsa.dev/provenance/v1", `{"buildDefinition":{}}`))
+	if err != nil || ok {
+		t.Errorf("a provenance: ok %v, err %v; want not an SBOM, no error", ok, err)
+	}
+	if _, _, err := ParseAttestation([]byte(`{"payload":"%%%"}`)); err == nil || !strings.HasPrefix(err.Error(), "DSSE envelope: its payload is not base64") {
+		t.Errorf("bad payload: %v", err)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	old := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
+	new := []Package{{"busybox", "1.36.1-r29"}, {"ca-certificates-bundle", "20240705-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.2-r0"}}
+	got := Diff(old, new)
+	want := Changes{
+		Upgraded: []Change{{"openssl", "3.3.1-r0", "3.3.2-r0"}},
+		Added:    []Package{{"ca-certificates-bundle", "20240705-r0"}},
+		Removed:  []Package{{"libcrypto3", "3.3.1-r0"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !Diff(old, old).Empty() {
+		t.Error("a list against itself: changes")
+	}
+}
