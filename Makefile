@@ -73,6 +73,7 @@ bench:
 	bash bench/rebase.sh
 	bash bench/memory.sh
 	bash bench/fleet.sh
+	bash bench/summary.sh
 
 fuzz:
 	$(GO) test ./pkg/yamlwalk -run='^$$' -fuzz=FuzzWalkRoundTrip -fuzztime=$(FUZZTIME)
@@ -80,6 +81,8 @@ fuzz:
 	$(GO) test ./pkg/refs -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/rebase -run='^$$' -fuzz=FuzzStreamLines -fuzztime=$(FUZZTIME)
 	$(GO) test ./pkg/linestream -run='^$$' -fuzz=FuzzParseShard -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/packages -run='^$$' -fuzz=FuzzParseAPK -fuzztime=$(FUZZTIME)
+	$(GO) test ./pkg/packages -run='^$$' -fuzz=FuzzParseDpkgStatus -fuzztime=$(FUZZTIME)
 
 clean:
 	rm -rf $(BIN) $(DIST)
