@@ -104,7 +104,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	rep.done()
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", summaryLine(sum, c.Bool("dry-run")))
 	if repf != nil {
-		if werr := repf.finish(sum); werr != nil {
+		if werr := repf.finish(intr.outputsCtx(), sum); werr != nil {
 			return cli.Exit(werr.Error(), exitUsage) // "writing report: ...", "writing summary: ..."
 		}
 	}

@@ -153,6 +153,18 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// outputsCtx is the context of the work done after the stream (the
+// --summary's package reads): ended already when a signal came or the
+// output's reader is gone, so the files are written at once.
+func (i *interrupt) outputsCtx() context.Context {
+	if i.signal() == nil && !i.readerIsGone() {
+		return i.ctx
+	}
+	ctx, cancel := context.WithCancel(i.ctx)
+	cancel()
+	return ctx
+}
+
 // signal returns the first signal received, or nil.
 func (i *interrupt) signal() os.Signal {
 	if p := i.sig.Load(); p != nil {

@@ -20,7 +20,7 @@ type outputs struct {
 	report      *reportFile
 	summary     *summary.Rebase
 	summaryPath string
-	timeout     func() (context.Context, context.CancelFunc)
+	timeout     func(context.Context) (context.Context, context.CancelFunc)
 }
 
 // withSummary adds --summary to each: the results are collected, the
@@ -45,11 +45,11 @@ func withSummary(c *cli.Context, each func(int, rebase.Result), o *outputs) (fun
 	}
 	o.summaryPath = path
 	d := c.Duration("timeout")
-	o.timeout = func() (context.Context, context.CancelFunc) {
+	o.timeout = func(parent context.Context) (context.Context, context.CancelFunc) {
 		if d > 0 {
-			return context.WithTimeout(context.Background(), d)
+			return context.WithTimeout(parent, d)
 		}
-		return context.WithCancel(context.Background())
+		return context.WithCancel(parent)
 	}
 	return func(n int, res rebase.Result) {
 		each(n, res)
@@ -58,11 +58,13 @@ func withSummary(c *cli.Context, each func(int, rebase.Result), o *outputs) (fun
 }
 
 // finish reads the bases' packages (with --summary) and writes the report
-// and the summary.
-func (o *outputs) finish(sum linestream.Summary) error {
+// and the summary. The reads end with ctx: after Ctrl-C, or once the
+// reader of the output is gone, the summary is written at once, each
+// base's packages unknown for that reason.
+func (o *outputs) finish(ctx context.Context, sum linestream.Summary) error {
 	var bases []summary.Base
 	if o.summary != nil {
-		ctx, cancel := o.timeout()
+		ctx, cancel := o.timeout(ctx)
 		bases = o.summary.Bases(ctx)
 		cancel()
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -247,5 +248,26 @@ func TestSummaryUnwritableRefusedAtStart(t *testing.T) {
 	code, _, errs := runCmd(t, "", "--summary", filepath.Join(dir, "s.md"), "-")
 	if want := "crane-rebase-stream: --summary: cannot create " + dir + "/s.md: " + dir + ": no such file or directory\n"; code != exitUsage || errs != want {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// After a signal, or once the output's reader is gone, the work after the
+// stream (--summary's package reads) is not begun: its context has ended.
+func TestOutputsCtxEndsAfterAnInterrupt(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		do   func(*interrupt)
+		done bool
+	}{
+		{"a quiet run", func(*interrupt) {}, false},
+		{"a signal", func(i *interrupt) { s := os.Signal(os.Interrupt); i.sig.Store(&s) }, true},
+		{"the reader gone", func(i *interrupt) { i.readerGone() }, true},
+	} {
+		i := newInterrupt(io.Discard)
+		c.do(i)
+		if err := i.outputsCtx().Err(); (err != nil) != c.done {
+			t.Errorf("%s: the outputs' context has error %v; want ended %v", c.name, err, c.done)
+		}
+		i.close()
 	}
 }
