@@ -90,6 +90,11 @@ EXAMPLES
    # One image, with a JSON report of what happened per platform.
    echo ghcr.io/me/app:v1 | crane-rebase-stream --report report.json
 
+   # For the reviewer of the change: which bases moved, which of their
+   # packages changed (from an attached SBOM, else the apk/dpkg database in
+   # the base's layers, read once per base), which images moved onto them.
+   ko-extract -f release.yaml | crane-rebase-stream --summary rebase.md - | ko-rewrite -f release.yaml --images - --summary rewrite.md > rebased.yaml
+
    # Images built without base annotations (crane rebase's flags), moved from
    # distroless/static to its nonroot variant: an image that inherited User 0
    # (root) from the old base runs as nonroot's 65532 (with --keep-config it
