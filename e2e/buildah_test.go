@@ -141,24 +141,7 @@ func (c *containers) shell(t *testing.T, dir, script string) pipe {
 	t.Helper()
 	cmd := exec.CommandContext(c.ctx, "unshare", "--mount", "--propagation", "private", "--",
 		"sh", "-c", `mount --bind "$0" /var/lib && exec bash -c "set -o pipefail; $1"`, c.cache, script)
-	cmd.Dir = dir
-	cmd.Env = append(slices.Clone(c.env),
-		"PATH="+suite.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"KO_DOCKER_REPO="+suite.host+"/apps",
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	p := pipe{stdout: stdout.String(), stderr: stderr.String()}
-	if err != nil {
-		exit, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("bash: %v", err)
-		}
-		p.code = exit.ExitCode()
-	}
-	t.Logf("$ %s\nexit %d\nstderr:\n%s", script, p.code, p.stderr)
-	return p
+	return runPipe(t, cmd, dir, slices.Clone(c.env), script)
 }
 
 // probeSource is the program the Containerfile copies into the image: it

@@ -34,8 +34,16 @@ func shell(t *testing.T, dir, script string) pipe {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", "set -o pipefail; "+script)
+	return runPipe(t, cmd, dir, os.Environ(), script)
+}
+
+// runPipe runs cmd (a shell running script) in dir with env, the three
+// binaries first on PATH and KO_DOCKER_REPO set to the apps' repository,
+// and returns what it printed and its status.
+func runPipe(t *testing.T, cmd *exec.Cmd, dir string, env []string, script string) pipe {
+	t.Helper()
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(env,
 		"PATH="+suite.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KO_DOCKER_REPO="+suite.host+"/apps",
 	)
