@@ -41,6 +41,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "shard", Usage: "take only shard `I/N` of the distinct references (I from 0, as $JOB_COMPLETION_INDEX), the same ones whatever the input order; prints pairs (--pairs) for those alone"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
+		verifyBaseKeyFlag, verifyImageKeyFlag, // trust.go
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
