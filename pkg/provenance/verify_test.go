@@ -2,6 +2,12 @@ package provenance_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/rebasekit/rebasekit/pkg/provenance"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // The golden signatures of testdata/trust were made by the real cosign
@@ -119,5 +126,42 @@ func TestParsePublicKeyRefuses(t *testing.T) {
 				t.Errorf("ParsePublicKey: %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// RSA and Ed25519 public keys load too (sigstore's verifiers: RSA PKCS#1
+// v1.5 with SHA-256, pure Ed25519) and verify what their private keys sign.
+func TestKeyVerifierRSAAndEd25519(t *testing.T) {
+	subject := name.MustParseReference("registry.example/team/base@" + digest).(name.Digest)
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ek, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []crypto.Signer{rk, ek} {
+		sv, err := signature.LoadSignerVerifier(k, crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := provenance.ParsePublicKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+		if err != nil {
+			t.Fatalf("%T: %v", k, err)
+		}
+		p, sig, err := provenance.SignSimple(context.Background(), sv, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs := &rebase.Signatures{Tag: subject.Context().Tag("x.sig"), Layers: []rebase.SignatureLayer{{
+			MediaType: provenance.SimpleSigningMediaType, Annotations: map[string]string{provenance.SignatureAnnotation: sig}, Payload: p}}}
+		if by, err := (provenance.KeyVerifier{pub}).Verify(context.Background(), subject, sigs); err != nil || by != pub.Fingerprint {
+			t.Errorf("%T: Verify = %q, %v", k, by, err)
+		}
 	}
 }
