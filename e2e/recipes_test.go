@@ -88,6 +88,7 @@ func TestReadmeRecipes(t *testing.T) {
 		"A whole tree":                              recipeTree,
 		"Images built without annotations":          recipeUnannotated,
 		"Images built with buildah or podman build": (&podmanRecipe{}).check,
+		"Trust before a rebase":                     recipeTrust,
 	}
 	recipes := readmeRecipes(t)
 	seen := map[string]bool{}
@@ -536,5 +537,73 @@ func (r *podmanRecipe) check(t *testing.T, script string) {
 	}
 	if again := shell(t, t.TempDir(), script); again.code != 0 || summaryLine(again.stderr) != "rebased 0, up to date 1, skipped 0, failed 0" {
 		t.Errorf("second run: exit %d, summary %q, want up to date", again.code, summaryLine(again.stderr))
+	}
+}
+
+// recipeTrust: an app ko built on a base, both signed with the real cosign
+// (the base by its publisher's key, the app by CI's), the base then moved
+// to a new version its publisher signed too: the recipe rebases the app,
+// signs the result with cosign.key (cosign verify passes), and its grep
+// prints the two signatures verified with the keys' fingerprints.
+func recipeTrust(t *testing.T, script string) {
+	cosign := cosignBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	for _, k := range []string{"base", "ci", "cosign"} {
+		if _, errs, code := cosignRun(t, cosign, dir, nil, "generate-key-pair", "--output-key-prefix", k); code != 0 {
+			t.Fatalf("cosign generate-key-pair: exit %d\n%s", code, errs)
+		}
+	}
+	sign := func(key, ref string) {
+		t.Helper()
+		if _, errs, code := cosignRun(t, cosign, dir, nil, "sign", "--key", key, "--tlog-upload=false", "--yes",
+			"--allow-insecure-registry", "--allow-http-registry", ref); code != 0 {
+			t.Fatalf("cosign sign --key %s %s: exit %d\n%s", key, ref, code, errs)
+		}
+	}
+	const baseRepo = "recipes/trust/base"
+	if _, err := pushBase(ctx, baseRepo, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	sign("base.key", suite.host+"/"+baseRepo+"@"+resolve(t, baseRepo+":v1").String())
+	out, err := ko(ctx, []string{"KO_DOCKER_REPO=" + suite.host + "/recipes/trust", "KO_DEFAULTBASEIMAGE=" + suite.host + "/" + baseRepo + ":stable"}, "build", "./hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := findRef(out, suite.host+"/recipes/trust/hello")
+	if err != nil {
+		t.Fatalf("ko build output: %v\n%s", err, out)
+	}
+	sign("ci.key", app)
+	if _, err := pushBase(ctx, baseRepo, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	v2 := resolve(t, baseRepo+":v2")
+	sign("base.key", suite.host+"/"+baseRepo+"@"+v2.String())
+	writeFile(t, filepath.Join(dir, "images.txt"), []byte(app+"\n"))
+
+	p := shell(t, dir, script)
+	if p.code != 0 {
+		t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+	}
+	got := strings.TrimSpace(readFile(t, filepath.Join(dir, "rebased.txt")))
+	if got == app || !strings.HasPrefix(got, suite.host+"/recipes/trust/hello@sha256:") {
+		t.Fatalf("rebased.txt = %q, want the app rebased", got)
+	}
+	appDigest := app[strings.Index(app, "@")+1:]
+	appSig := "recipes/trust/hello:" + strings.Replace(appDigest, ":", "-", 1) + ".sig"
+	baseSig := baseRepo + ":" + sigTag(v2)
+	want := "crane-rebase-stream: " + app + ": verified base " + suite.host + "/" + baseRepo + "@" + v2.String() +
+		": signature " + suite.host + "/" + baseSig + "@" + resolve(t, baseSig).String() + ", key " + fingerprint(t, filepath.Join(dir, "base.pub")) + "\n" +
+		"crane-rebase-stream: " + app + ": verified image " + app +
+		": signature " + suite.host + "/" + appSig + "@" + resolve(t, appSig).String() + ", key " + fingerprint(t, filepath.Join(dir, "ci.pub")) + "\n"
+	if p.stdout != want {
+		t.Errorf("the recipe printed\n%s\nwant\n%s", p.stdout, want)
+	}
+	if _, errs, code := cosignRun(t, cosign, dir, nil, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true",
+		"--allow-insecure-registry", "--allow-http-registry", got); code != 0 {
+		t.Errorf("cosign verify --key cosign.pub %s: exit %d\n%s", got, code, errs)
 	}
 }

@@ -43,6 +43,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "shard", Usage: "take only shard `I/N` of the distinct references (I from 0, as $JOB_COMPLETION_INDEX), the same ones whatever the input order; prints pairs (--pairs) for those alone"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
+		verifyBaseKeyFlag, verifyImageKeyFlag, // trust.go
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
@@ -139,4 +140,17 @@ SIGNING
    ECDSA P-256 key; a key that does not load stops the run before a line is
    read (exit 2). A failure to sign fails the line (echoed: the YAML stays
    on the old, signed digest). Verify with
-   cosign verify --key cosign.pub --insecure-ignore-tlog=true REPO@sha256:NEW`
+   cosign verify --key cosign.pub --insecure-ignore-tlog=true REPO@sha256:NEW
+   --verify-base-key PUB (repeatable: any key will do) rebases only onto a
+   new base that carries a cosign signature (its sha256-<hex>.sig tag) of its
+   digest as resolved, the index or the platform manifest used, verifying
+   with PUB (cosign.pub; ECDSA, RSA or Ed25519); with --old-base/--new-base,
+   the --new-base image. An up-to-date image's base is checked too.
+   --verify-image-key PUB rebases (and signs) only images whose own digest
+   carries a signature verifying with PUB. Anything else is refused: the line
+   echoed, exit 1, nothing pushed, the reason saying what was missing (no
+   signature, a signature for another digest, none a given key verifies).
+   Each signature is looked up once a run; --dry-run verifies the same. -v,
+   --report and the provenance name each signature verified and its key's
+   fingerprint: sha256 of the DER public key (openssl pkey -pubin -in PUB
+   -outform DER | sha256sum). Keyless signatures are not verified here.`

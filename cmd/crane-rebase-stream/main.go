@@ -77,6 +77,11 @@ func run(intr *interrupt, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	trust, err := trustOptions(c) // trust.go
+	if err != nil {
+		return err
+	}
+	sign = append(sign, trust...)
 	in, closeIn, err := input(c)
 	if err != nil {
 		return err

@@ -92,11 +92,13 @@ func resultMessage(r rebase.Result, verbose bool) string {
 		if verbose {
 			rebasedMessage(&b, r)
 		}
+		verifiedMessage(&b, r, verbose)
 		signedMessage(&b, r, verbose)
 	case rebase.UpToDate:
 		if verbose {
 			fmt.Fprintf(&b, "%s: up to date", r.Input)
 		}
+		verifiedMessage(&b, r, verbose)
 	}
 	for _, w := range r.Warnings {
 		if b.Len() > 0 {

@@ -63,7 +63,8 @@ func (s *Signer) Attachments(ctx context.Context, p *rebase.Plan) ([]rebase.Atta
 	for _, sub := range subjects {
 		d := repo.Digest(sub.Digest.String())
 		r := Rebase{Input: p.Input, Image: repo.Digest(old.String()), Base: p.Base,
-			OldBaseIndex: p.OldBase, NewBaseIndex: p.NewBase, Platforms: all, Version: s.version}
+			OldBaseIndex: p.OldBase, NewBaseIndex: p.NewBase, Platforms: all, Version: s.version,
+			Verified: verified(p.Verified)}
 		if pl, ok := byDigest[sub.Digest]; ok && len(subjects) > 1 {
 			r.Platforms = []Platform{pl}
 		}

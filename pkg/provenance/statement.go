@@ -31,7 +31,15 @@ type Rebase struct {
 	OldBaseIndex, NewBaseIndex string
 	Platforms                  []Platform
 	Version                    string // the builder's version
+	// Verified are the signatures verified before the rebase: the new
+	// base's and the input's (rebase.WithBaseVerifier, WithImageVerifier).
+	Verified []Verified
 }
+
+// Verified is a signature verified before a rebase: of what (role: base or
+// image; subject: repo@digest), where (the signature image, tag@digest)
+// and by whom (the key's fingerprint).
+type Verified struct{ Role, Subject, Signature, By string }
 
 // Platform is the rebase of one platform manifest.
 type Platform struct {
@@ -120,6 +128,9 @@ func predicate(r Rebase) (*slsa.Provenance, error) {
 	}
 	if r.NewBaseIndex != "" {
 		internal["newBaseIndex"] = r.NewBaseIndex
+	}
+	if vs := verifiedList(r.Verified); vs != nil {
+		internal["verified"] = vs
 	}
 	es, err := structpb.NewStruct(ext)
 	if err != nil {

@@ -36,6 +36,8 @@ type options struct {
 	remoteOpts  []remote.Option
 	stop        <-chan struct{}
 	signer      Signer
+	// WithBaseVerifier, WithImageVerifier (trust.go)
+	baseVerifier, imageVerifier Verifier
 }
 
 // validate checks what the options say together, once, in New.

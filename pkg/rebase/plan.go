@@ -75,7 +75,11 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	} else {
 		err = r.planSingle(ctx, repo, p)
 	}
+	p.gatherVerified() // trust.go
 	if err != nil || p.Action != Rebased {
+		return p, err
+	}
+	if err := r.trustImage(ctx, p); err != nil {
 		return p, err
 	}
 	p.NewDigest = p.digest.String()

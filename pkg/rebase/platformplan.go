@@ -128,6 +128,9 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 			return err
 		}
 		if up != "" {
+			if err := r.trustBase(ctx, p, b.new, newBase, upDigest(up)); err != nil {
+				return err
+			}
 			p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, b.info.digest, up
 			return nil
 		}
@@ -158,6 +161,9 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		return err
 	}
 	p.res.OldBase, p.res.NewBase = oldM.digest.String(), newM.digest.String()
+	if err := r.trustBase(ctx, p, b.new, newBase, newM.digest); err != nil {
+		return err
+	}
 
 	// Up to date is decided by layers: the image starts with the new base's.
 	k := len(oldM.manifest.Layers)

@@ -36,6 +36,7 @@ type Rebaser struct {
 	// registry/first-path-component -> whether it serves the referrers API
 	// (no: it answered 404)
 	referrersAPI memo[bool]
+	verdicts     memo[*verdict] // role repo@digest -> its signatures verified (trust.go)
 }
 
 // New returns a Rebaser configured by opts, or an error when the options

@@ -61,6 +61,9 @@ type Result struct {
 	// Signed lists the signatures and attestations pushed for the rebased
 	// image (WithSigner); with dry run, what would be signed (no digests).
 	Signed []Signed `json:"signed,omitempty"`
+	// Verified lists the signatures verified before the rebase: the new
+	// base's (WithBaseVerifier) and the input's (WithImageVerifier).
+	Verified []Verified `json:"verified,omitempty"`
 
 	pushed map[string]bool // platform manifests pushed, by digest
 }
@@ -97,6 +100,8 @@ type PlatformResult struct {
 	// Config lists the fields of the image's config that took the new
 	// base's value (configmerge.go), in the order they were merged.
 	Config []ConfigChange `json:"config,omitempty"`
+	// Verified is the new base's signature verified (WithBaseVerifier).
+	Verified *Verified `json:"verified,omitempty"`
 }
 
 // ReferrerKind says what a referrer of an image is.
