@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // Option configures a Rebaser.
@@ -36,6 +37,8 @@ type options struct {
 	remoteOpts  []remote.Option
 	stop        <-chan struct{}
 	signer      Signer
+	src         store.Source      // WithSource
+	dst         store.Destination // WithDestination
 }
 
 // validate checks what the options say together, once, in New.
@@ -153,3 +156,12 @@ func WithLogger(l *log.Logger) Option {
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) { o.remoteOpts = append(o.remoteOpts, opts...) }
 }
+
+// WithSource and WithDestination read and write registry references
+// through another store than the engine's registry client (a mirror, a
+// test double, a registry in memory). References in skopeo's oci: syntax
+// always go to the OCI layout they name.
+func WithSource(s store.Source) Option { return func(o *options) { o.src = s } }
+
+// WithDestination: see WithSource.
+func WithDestination(d store.Destination) Option { return func(o *options) { o.dst = d } }
