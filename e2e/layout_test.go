@@ -141,6 +141,15 @@ func TestLayoutAirGapped(t *testing.T) {
 		skopeo(t, ctx, "copy", "--all", "--src-tls-verify=false", "docker://"+host+"/"+src, "oci:"+dir+":"+dst)
 	}
 
+	// Without the flags, the image's base.name is a ref.name of its layout:
+	// dir2 has the base under its registry name (and the old base's
+	// blobs), dir3 has the app alone.
+	dir2, dir3 := filepath.Join(t.TempDir(), "named"), filepath.Join(t.TempDir(), "alone")
+	skopeo(t, ctx, "copy", "--all", "--src-tls-verify=false", "docker://"+host+"/apps/hello:v1", "oci:"+dir2+":app")
+	skopeo(t, ctx, "copy", "--all", "--src-tls-verify=false", "docker://"+host+"/base:v1", "oci:"+dir2+":base-v1")
+	skopeo(t, ctx, "copy", "--all", "--src-tls-verify=false", "docker://"+host+"/base:stable", "oci:"+dir2+":"+host+"/base:stable")
+	skopeo(t, ctx, "copy", "--all", "--src-tls-verify=false", "docker://"+host+"/apps/hello:v1", "oci:"+dir3+":app")
+
 	// The same rebase on the registry, for comparison.
 	code, regOut, errs := runStream(t, t.TempDir(), host+"/apps/hello:v1\n")
 	if code != 0 {
@@ -200,6 +209,18 @@ func TestLayoutAirGapped(t *testing.T) {
 		if m.Annotations[rebasetest.AnnotationBaseName] != host+"/base:stable" || m.Annotations[rebasetest.AnnotationBaseDigest] != nb.String() {
 			t.Errorf("%s: base annotations %v, want base.name %s/base:stable (as the image had it) and base.digest %s", d.Platform, m.Annotations, host, nb)
 		}
+	}
+
+	// By the annotations, in dir2: the same image.
+	code, out2, errs := runStream(t, t.TempDir(), "oci:"+dir2+":app\n")
+	if code != 0 || out2 != "oci:"+dir2+":app@"+printed+"\n" {
+		t.Errorf("layout rebase by the annotations: exit %d, output %q, want the digest %s\n%s", code, out2, printed, errs)
+	}
+	// In dir3 the base is not there: the line is refused, no network.
+	code, out3, errs := runStream(t, t.TempDir(), "oci:"+dir3+":app\n")
+	wantErr := "its base " + host + "/base:stable (base.name) is not in the OCI layout " + dir3 + " under that ref.name: copy it in (skopeo copy --all docker://" + host + "/base:stable oci:" + dir3 + ":" + host + "/base:stable), or name the old and the new base in the layout, as oci:DIR:NAME"
+	if code != 1 || out3 != "oci:"+dir3+":app\n" || !strings.Contains(errs, wantErr) {
+		t.Errorf("layout without its base: exit %d, output %q, stderr %s\nwant %q", code, out3, errs, wantErr)
 	}
 
 	// A second run: the same line, nothing added.
