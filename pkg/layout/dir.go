@@ -13,8 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/v1"
-	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/rebasekit/rebasekit/pkg/atomicfile"
@@ -28,8 +27,7 @@ const AnnotationRefName = "org.opencontainers.image.ref.name"
 // Dir is one OCI image layout directory. Its methods are safe for
 // concurrent use; writes to index.json are serialized.
 type Dir struct {
-	path ggcrlayout.Path
-	dir  string // as the user wrote it, for messages
+	dir string // as the user wrote it, for messages
 
 	mu sync.Mutex // held while index.json is read, changed and replaced
 }
@@ -37,14 +35,14 @@ type Dir struct {
 // Open opens the layout at dir: it must have an oci-layout file and an
 // index.json (skopeo, oras and crane write both).
 func Open(dir string) (*Dir, error) {
-	p, err := ggcrlayout.FromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not an OCI image layout (no oci-layout file): %w", dir, err)
+	for _, f := range []string{"oci-layout", "index.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not an OCI image layout: it has no %s file", dir, f)
+		} else if err != nil {
+			return nil, err
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		return nil, fmt.Errorf("%s is not an OCI image layout (no index.json): %w", dir, err)
-	}
-	return &Dir{path: p, dir: dir}, nil
+	return &Dir{dir: dir}, nil
 }
 
 // notFound is an absence, as store.ErrNotFound.

@@ -40,4 +40,11 @@
 //   - There are no cross-store mounts: a layer comes from the same layout
 //     (present already: nothing to do) or from another layout of the run
 //     (copied, verified). A layer from a registry is refused.
+//
+// go-containerregistry's pkg/v1/layout reads and writes the same format,
+// and the tests read what this package writes with it; the writes are not
+// taken from it because its WriteBlob writes a blob in place under its
+// final name without checking its digest, and its descriptor edits
+// rewrite index.json in place (os.WriteFile): a crash there leaves a
+// truncated index.json, or a blob file that is not its digest.
 package layout

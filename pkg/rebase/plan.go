@@ -43,7 +43,7 @@ type Plan struct {
 
 	ref       name.Reference
 	written   refs.Ref
-	layout    *layout.Ref // the input, when it names an OCI layout
+	layout    *layout.Ref     // the input, when it names an OCI layout
 	top       *fetched        // the input's manifest
 	digest    v1.Hash         // of the rebased image
 	manifest  rawManifest     // its manifest
