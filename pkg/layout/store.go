@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -430,4 +431,38 @@ func (l *blobLayer) Compressed() (io.ReadCloser, error)  { return l.dir.Open(l.h
 func isAbsent(err error) bool {
 	_, ok := err.(*absent)
 	return ok
+}
+
+// spelled matches a layout's name as Reference gives it, with its tag or
+// digest.
+var spelled = regexp.MustCompile(`\bl[0-9]+` + regexp.QuoteMeta(hostSuffix) + `/` + repoName + `(?::(t[0-9]+))?(@sha256:[0-9a-f]{64})?`)
+
+// Respell rewrites the layout names in text (an error, a warning) as the
+// user spells them: l1.oci-layout.invalid/layout:t1 as oci:DIR:NAME,
+// l1.oci-layout.invalid/layout@sha256:HEX as oci:DIR@sha256:HEX.
+func (s *Store) Respell(text string) string {
+	if !strings.Contains(text, hostSuffix) {
+		return text
+	}
+	return spelled.ReplaceAllStringFunc(text, func(m string) string {
+		host, _, _ := strings.Cut(m, "/")
+		s.mu.Lock()
+		e, ok := s.byHost[host]
+		s.mu.Unlock()
+		if !ok {
+			return m
+		}
+		sm := spelled.FindStringSubmatch(m)
+		r := Ref{Dir: e.dir.dir}
+		if sm[1] != "" {
+			r.Name = s.refName(e, sm[1])
+		}
+		if sm[2] != "" {
+			r.Digest, _ = v1.NewHash(sm[2][1:])
+		}
+		if r.Name == "" && r.Digest.Hex == "" {
+			return Prefix + e.dir.dir
+		}
+		return r.String()
+	})
 }

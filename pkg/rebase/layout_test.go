@@ -179,3 +179,25 @@ func TestLayoutRefusals(t *testing.T) {
 }
 
 var platformPrefix = regexp.MustCompile(`^linux/[a-z0-9]+(/v[0-9])?: `)
+
+// Messages name layout references as the user spells them: oci:DIR:NAME,
+// oci:DIR@sha256:HEX, never the names the engine plans with.
+func TestLayoutMessages(t *testing.T) {
+	dir, v1b, _ := airGapped(t, map[string]string{"app": "app", "v2": "base-v2"})
+	old, err := v1b.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "oci:" + dir + ":app"
+	for _, tc := range []struct {
+		old, want string
+	}{
+		{"oci:" + dir + ":base-v1", "old base oci:" + dir + ":base-v1 not found (" + dir + ` has no image named "base-v1" in its index.json (org.opencontainers.image.ref.name))`},
+		{"oci:" + dir + "@" + old.String(), "old base oci:" + dir + "@" + old.String() + " not found (" + dir + " has no blob " + old.String() + ")"},
+	} {
+		res := newRebaser(rebase.WithOldBase(tc.old), rebase.WithNewBase("oci:"+dir+":base-v2")).Rebase(context.Background(), in)
+		if got := platformPrefix.ReplaceAllString(res.Reason, ""); res.Action != rebase.Failed || got != tc.want || res.Err.Error() != res.Reason {
+			t.Errorf("old base %s: %s %q (err %q), want %q", tc.old, res.Action, res.Reason, res.Err, tc.want)
+		}
+	}
+}

@@ -189,3 +189,30 @@ func (r *Rebaser) layoutIndexAnnotations(ctx context.Context, idx *object, inher
 	}
 	return nil
 }
+
+// respell writes the layout names in res's words as the user spells them
+// (oci:DIR:NAME): the engine's messages print the names it plans with.
+func (r *Rebaser) respell(res *Result) {
+	res.Reason = r.layouts.Respell(res.Reason)
+	if res.Err != nil {
+		if s := r.layouts.Respell(res.Err.Error()); s != res.Err.Error() {
+			res.Err = &respelled{s, res.Err}
+		}
+	}
+	res.Base = r.layouts.Respell(res.Base)
+	for i, w := range res.Warnings {
+		res.Warnings[i] = r.layouts.Respell(w)
+	}
+	for i := range res.Platforms {
+		res.Platforms[i].Reason = r.layouts.Respell(res.Platforms[i].Reason)
+	}
+}
+
+// respelled is an error in the user's spelling of layout references.
+type respelled struct {
+	msg string
+	err error
+}
+
+func (e *respelled) Error() string { return e.msg }
+func (e *respelled) Unwrap() error { return e.err }

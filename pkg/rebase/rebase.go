@@ -137,6 +137,7 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	if res.Action != Rebased {
 		res.Output, res.NewDigest = ref, ""
 	}
+	r.respell(&res)
 	return res
 }
 
