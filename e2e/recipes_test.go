@@ -13,6 +13,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
@@ -89,6 +91,7 @@ func TestReadmeRecipes(t *testing.T) {
 		"Images built without annotations":          recipeUnannotated,
 		"Images built with buildah or podman build": (&podmanRecipe{}).check,
 		"Trust before a rebase":                     recipeTrust,
+		"Air-gapped: rebase inside an OCI layout":   (&layoutRecipe{}).check,
 	}
 	recipes := readmeRecipes(t)
 	seen := map[string]bool{}
@@ -605,5 +608,130 @@ func recipeTrust(t *testing.T, script string) {
 	if _, errs, code := cosignRun(t, cosign, dir, nil, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true",
 		"--allow-insecure-registry", "--allow-http-registry", got); code != 0 {
 		t.Errorf("cosign verify --key cosign.pub %s: exit %d\n%s", got, code, errs)
+	}
+}
+
+// layoutRecipe checks the two blocks of the air-gapped recipe in turn, in
+// one directory: the copy into the layout (an app ko-built on base v1, the
+// base since moved to v2) and the rebase inside it, which must print the
+// digest skopeo then reads under the ref.name, an image on the new base
+// that validates.
+type layoutRecipe struct {
+	dir    string
+	v2     v1.ImageIndex
+	oldApp v1.Hash
+}
+
+func (r *layoutRecipe) check(t *testing.T, script string) {
+	needSkopeo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// skopeo reaches the loopback registry in plain HTTP through a
+	// registries.conf of its own in a HOME of its own (the recipe prints no
+	// TLS flag; skopeo 1.9 reads no CONTAINERS_REGISTRIES_CONF); no
+	// credentials file is read.
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".config", "containers", "registries.conf"),
+		[]byte("unqualified-search-registries = []\n\n[[registry]]\nlocation = \""+suite.host+"\"\ninsecure = true\n"))
+	t.Setenv("HOME", home)
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(home, "auth.json"))
+	t.Setenv("DOCKER_CONFIG", filepath.Join(home, "docker"))
+	if strings.Contains(script, "skopeo copy") {
+		base := "recipes/air/base"
+		v1b, err := rebasetest.BaseIndex("v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.v2, err = rebasetest.BaseIndex("v2"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tag := range []string{"v1", "stable"} {
+			if err := pushIndex(ctx, base+":"+tag, v1b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		app, err := rebasetest.KoApp(suite.host+"/"+base+":stable", v1b, "air")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pushIndex(ctx, "apps/air:v1", app); err != nil {
+			t.Fatal(err)
+		}
+		r.oldApp = digestOf(t, app)
+		for _, tag := range []string{"v2", "stable"} {
+			if err := pushIndex(ctx, base+":"+tag, r.v2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("OLD_BASE", suite.host+"/"+base+"@"+digestOf(t, v1b).String())
+		t.Setenv("NEW_BASE", suite.host+"/"+base+":stable")
+		// The layout outlives this block: the next one rebases it.
+		var err2 error
+		if r.dir, err2 = os.MkdirTemp("", "rebasekit-air-"); err2 != nil {
+			t.Fatal(err2)
+		}
+		if p := shell(t, r.dir, script); p.code != 0 {
+			t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+		}
+		lp, err := layout.FromPath(filepath.Join(r.dir, "images"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, err := lp.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := top.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]v1.Hash{}
+		for _, d := range im.Manifests {
+			names[d.Annotations["org.opencontainers.image.ref.name"]] = d.Digest
+		}
+		if names["air"] != r.oldApp || names["base-old"] != digestOf(t, v1b) || names["base-new"] != digestOf(t, r.v2) {
+			t.Fatalf("the layout names %v, want air, base-old and base-new", names)
+		}
+		return
+	}
+	if r.dir == "" {
+		t.Fatal("the rebase block ran without the copy block before it")
+	}
+	t.Cleanup(func() { os.RemoveAll(r.dir) })
+	p := shell(t, r.dir, script)
+	if p.code != 0 {
+		t.Fatalf("exit %d; stderr %s", p.code, p.stderr)
+	}
+	line := readFile(t, filepath.Join(r.dir, "rebased.txt"))
+	digest := strings.TrimSuffix(strings.TrimPrefix(line, "oci:images:air@"), "\n")
+	h, err := v1.NewHash(digest)
+	if err != nil || line != "oci:images:air@"+digest+"\n" || h == r.oldApp {
+		t.Fatalf("rebased.txt = %q, want oci:images:air@sha256:NEW", line)
+	}
+	if p.stdout != h.Hex+"  -\n" {
+		t.Errorf("sha256sum of skopeo inspect --raw: %q, want the printed digest %s", p.stdout, h.Hex)
+	}
+	lp, err := layout.FromPath(filepath.Join(r.dir, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := lp.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := top.ImageIndex(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Error(err)
+	}
+	descs, imgs := platformImages(t, idx)
+	for _, d := range descs {
+		nb, _ := childOf(t, r.v2, d.Platform.String())
+		want, got := layerDigests(t, nb), layerDigests(t, imgs[d.Platform.String()])
+		if len(got) <= len(want) || !slices.Equal(got[:len(want)], want) {
+			t.Errorf("%s: layers %v, want the new base's %v first", d.Platform, got, want)
+		}
 	}
 }

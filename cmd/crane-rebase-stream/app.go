@@ -30,8 +30,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 8, Usage: "rebase up to `N` images at once"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "compute and print the rebased digests, push nothing"},
 		&cli.BoolFlag{Name: "strict", Usage: "treat skipped images and skipped platforms of an index (no base annotations, pinned base) as failures"},
-		&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`), overriding their annotations; needs --new-base"},
-		&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name"},
+		&cli.StringFlag{Name: "old-base", Usage: "the base the images were built on (`REF`, or oci:DIR:NAME in an OCI layout), overriding their annotations; needs --new-base"},
+		&cli.StringFlag{Name: "new-base", Usage: "the base to move them to (`REF`), overriding their annotations; needs --old-base. The results record it as their base.name (not a layout's oci:DIR:NAME: they keep the base.name they had)"},
 		&cli.BoolFlag{Name: "keep-config", Usage: "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does", DefaultText: "what the image inherited from the old base follows the new base"},
 		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased", DefaultText: "push by digest only"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry", DefaultText: "loopback only"},
@@ -130,6 +130,17 @@ REGISTRIES
    backoff (1s, 3s); an upload cut in the middle starts a new upload session.
    --timeout (default 10m) bounds each image, retries included. At most
    --max-requests (16) requests are in flight to one registry host at once.
+
+OCI LAYOUTS
+   A line oci:DIR:NAME (or oci:DIR@sha256:HEX), as skopeo spells it, names an
+   image in the OCI image layout DIR by its ref.name (or digest); it is
+   rebased inside that layout, with no network request: its bases are
+   oci:DIR:NAME too (--old-base, --new-base), or, without the flags, the
+   image's base.name looked up as a ref.name of the same layout (skopeo copy
+   --all docker://BASE oci:DIR:BASE puts it there). The output line is
+   oci:DIR:NAME@sha256:NEW; --tag moves the ref.name. Blobs are written once,
+   every blob read is checked against its digest, and index.json is replaced
+   atomically: a crash leaves the layout as it was or complete.
 
 SIGNING
    --sign-key KEY signs each rebased index and platform manifest in cosign's

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/rebasekit/rebasekit/internal/cmdline"
+	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/urfave/cli/v2"
@@ -152,7 +153,11 @@ func checkFlags(c *cli.Context) error {
 	}
 	for _, f := range []string{"old-base", "new-base"} {
 		if v := c.String(f); v != "" {
-			if _, err := name.ParseReference(v); err != nil {
+			if layout.IsRef(v) {
+				if _, err := layout.Parse(v); err != nil {
+					return cli.Exit(fmt.Sprintf("--%s: %v", f, err), exitUsage)
+				}
+			} else if _, err := name.ParseReference(v); err != nil {
 				return cli.Exit(fmt.Sprintf("--%s %q: %v", f, v, err), exitUsage)
 			}
 		}

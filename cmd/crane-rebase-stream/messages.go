@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
@@ -69,6 +70,9 @@ func (r *reporter) message(n int, res rebase.Result) string {
 		}
 		r.yamlHinted = true
 		return fmt.Sprintf("line %d: %q: %s", n, clip(res.Input), yamlHint)
+	case errors.Is(res.Err, rebase.ErrNotReference) && layout.IsRef(res.Input):
+		// oci:... is a layout reference spelled wrong: say what is wrong.
+		return fmt.Sprintf("line %d: error: %s", n, strings.TrimPrefix(res.Reason, rebase.ErrNotReference.Error()+": "))
 	case errors.Is(res.Err, rebase.ErrNotReference):
 		return fmt.Sprintf("line %d: %q: error: not an image reference", n, clip(res.Input))
 	case errors.Is(res.Err, linestream.ErrLineTooLong):

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // Option configures a Rebaser.
@@ -38,6 +39,8 @@ type options struct {
 	signer      Signer
 	// WithBaseVerifier, WithImageVerifier (trust.go)
 	baseVerifier, imageVerifier Verifier
+	src                         store.Source      // WithSource
+	dst                         store.Destination // WithDestination
 }
 
 // validate checks what the options say together, once, in New.
@@ -155,3 +158,12 @@ func WithLogger(l *log.Logger) Option {
 func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) { o.remoteOpts = append(o.remoteOpts, opts...) }
 }
+
+// WithSource and WithDestination read and write registry references
+// through another store than the engine's registry client (a mirror, a
+// test double, a registry in memory). References in skopeo's oci: syntax
+// always go to the OCI layout they name.
+func WithSource(s store.Source) Option { return func(o *options) { o.src = s } }
+
+// WithDestination: see WithSource.
+func WithDestination(d store.Destination) Option { return func(o *options) { o.dst = d } }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"github.com/rebasekit/rebasekit/pkg/registry"
 	"golang.org/x/sync/errgroup"
@@ -42,6 +43,7 @@ type Plan struct {
 
 	ref       name.Reference
 	written   refs.Ref
+	layout    *layout.Ref     // the input, when it names an OCI layout
 	top       *fetched        // the input's manifest
 	digest    v1.Hash         // of the rebased image
 	manifest  rawManifest     // its manifest
@@ -56,15 +58,11 @@ type Plan struct {
 // that is not an image reference. With an error the Plan, when not nil,
 // holds what was found before it, for a report.
 func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
-	written, ok := refs.Parse(ref)
-	if !ok {
-		return nil, ErrNotReference
-	}
-	nref, err := registry.ParseReference(ref, r.nameOpts...)
+	written, nref, lref, err := r.parseInput(ref)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotReference, err)
+		return nil, err
 	}
-	p := &Plan{Result: Result{Input: ref, Output: ref, DryRun: r.o.dryRun}, ref: nref, written: written}
+	p := &Plan{Result: Result{Input: ref, Output: ref, DryRun: r.o.dryRun}, ref: nref, written: written, layout: lref}
 	if p.top, err = r.fetch(ctx, nref); err != nil {
 		return p, describe("image", err)
 	}
@@ -92,6 +90,9 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	}
 	written.Digest = p.NewDigest
 	p.Output = written.String()
+	if lref != nil {
+		p.Output = layoutOutput(*lref, p.NewDigest)
+	}
 	return p, r.values(ctx, p)
 }
 
@@ -301,6 +302,9 @@ func (r *Rebaser) indexAnnotations(ctx context.Context, idx *object, inherited *
 	if inherited == nil || inherited.digest == "" && inherited.name == "" {
 		return nil
 	}
+	if layout.Owns(p.ref.Context()) {
+		return r.layoutIndexAnnotations(ctx, idx, inherited, p)
+	}
 	baseName, anns := inherited.name, []annotation(nil)
 	if r.o.newBase != "" {
 		baseName = r.o.newBase
@@ -361,7 +365,7 @@ func (r *Rebaser) descriptorBase(o *object, p *platformPlan) error {
 		return nil
 	}
 	anns := []annotation{{AnnotationBaseDigest, p.res.NewBase}}
-	if r.o.newBase != "" {
+	if r.o.newBase != "" && !r.newBaseInLayout() {
 		anns = append([]annotation{{AnnotationBaseName, r.o.newBase}}, anns...)
 	}
 	return setAnnotations(o, anns)

@@ -106,6 +106,9 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 
 func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) error {
 	b, err := r.findBases(p, man, desc, inherited)
+	if err == nil {
+		b, err = r.inLayout(repo, b)
+	}
 	if err != nil {
 		return err
 	}
@@ -297,6 +300,11 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 	// needs no flags and a base in another repository is not misnamed.
 	var anns []annotation
 	switch {
+	case b.info == nil && r.newBaseInLayout():
+		// A layout is where the bytes came from, not the base's name.
+		if man.Annotations[AnnotationBaseDigest] != "" {
+			anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
+		}
 	case b.info == nil:
 		anns = []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
 	case man.Annotations[AnnotationBaseDigest] != "":

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rebasekit/rebasekit/internal/cache"
+	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/store"
 )
@@ -27,6 +28,7 @@ type Rebaser struct {
 	nameOpts []name.Option
 	src      store.Source      // where images and their bases are read
 	dst      store.Destination // where rebased images are written
+	layouts  *layout.Store     // the OCI layouts references name (layouts.go)
 
 	oldBase, newBase name.Reference // WithOldBase, WithNewBase
 
@@ -43,7 +45,7 @@ type Rebaser struct {
 // do not go together (an old base without a new one, a reference that does
 // not parse, a jobs count below one). Check it once, before the first image.
 func New(opts ...Option) (*Rebaser, error) {
-	r := &Rebaser{o: defaults()}
+	r := &Rebaser{o: defaults(), layouts: layout.NewStore()}
 	for _, opt := range opts {
 		opt(&r.o)
 	}
@@ -61,7 +63,7 @@ func New(opts ...Option) (*Rebaser, error) {
 		if b.s == "" {
 			continue
 		}
-		ref, err := registry.ParseReference(b.s, r.nameOpts...)
+		ref, err := r.parseBase(b.s)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", b.what, b.s, err)
 		}
@@ -84,7 +86,16 @@ func New(opts ...Option) (*Rebaser, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.src, r.dst = c, c
+	var src store.Source = c
+	var dst store.Destination = c
+	if r.o.src != nil {
+		src = r.o.src
+	}
+	if r.o.dst != nil {
+		dst = r.o.dst
+	}
+	pl := &places{src: src, dst: dst, layout: r.layouts}
+	r.src, r.dst = pl, pl
 	return r, nil
 }
 
@@ -127,6 +138,7 @@ func (r *Rebaser) Rebase(ctx context.Context, ref string) (res Result) {
 	if res.Action != Rebased {
 		res.Output, res.NewDigest = ref, ""
 	}
+	r.respell(&res)
 	return res
 }
 

@@ -40,7 +40,7 @@ func (r *Rebaser) Write(ctx context.Context, p *Plan) error {
 		if err := r.moveTag(ctx, w, tag, p.top.digest, p); err != nil {
 			return err
 		}
-		p.Tagged = tag.String()
+		p.Tagged = r.spell(tag)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // RegistryError is a registry's answer (or the lack of one) worded for the
@@ -24,6 +26,9 @@ func (e *RegistryError) Unwrap() error { return e.err }
 // IsNotFound reports whether err is a registry 404 (or the equivalent
 // MANIFEST_UNKNOWN/NAME_UNKNOWN/BLOB_UNKNOWN codes).
 func IsNotFound(err error) bool {
+	if errors.Is(err, store.ErrNotFound) {
+		return true // another store's absence (an OCI layout's)
+	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return false

@@ -18,10 +18,9 @@
 //
 //   - package registry: the distribution API over HTTP (a *registry.Client
 //     is both a Source and a Destination).
-//   - an OCI image layout (not yet): one file beside it, a layout.Path that
-//     resolves a reference to its index.json entry, and whose Repository
-//     writes blobs and manifests into the layout and moves a
-//     org.opencontainers.image.ref.name instead of a tag.
+//   - package layout: OCI image layouts, named in skopeo's oci: syntax (a
+//     *layout.Store is both too); package rebase sends each reference to
+//     the store it names.
 //
 // What every implementation owes the engine:
 //

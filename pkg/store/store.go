@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -59,3 +60,8 @@ type Repository interface {
 	// repository has no such index, which says nothing of fallback tags.
 	Referrers(ctx context.Context, d v1.Hash) (im *v1.IndexManifest, noAPI bool, err error)
 }
+
+// ErrNotFound is an absence reported by a store that is not a registry (an
+// OCI layout without the blob or the ref.name asked for); the registry
+// package's IsNotFound reports it as it reports a 404.
+var ErrNotFound = errors.New("not found")
