@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,13 +17,15 @@ import (
 func TestHelpFlagLines(t *testing.T) {
 	_, out, errs := runCmd(t, "", "--help")
 	help := out + errs
-	for _, want := range []string{
-		"   --tag               also move the input's tag to the rebased image, while it still names the image rebased (default: push by digest only)\n",
-		"   --insecure          allow plain HTTP to any registry (default: loopback only)\n",
-		"   --pairs             print \"OLD NEW\" for each reference (\"OLD OLD\" when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into (default: false)\n",
+	// The padding between a flag and its usage follows the longest flag.
+	for _, want := range [][2]string{
+		{"--tag", "also move the input's tag to the rebased image, while it still names the image rebased (default: push by digest only)"},
+		{"--insecure", "allow plain HTTP to any registry (default: loopback only)"},
+		{"--pairs", "print \"OLD NEW\" for each reference (\"OLD OLD\" when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into (default: false)"},
+		{"--keep-config", "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does (default: what the image inherited from the old base follows the new base)"},
 	} {
-		if !strings.Contains(help, want) {
-			t.Errorf("--help lacks the line %q:\n%s", want, help)
+		if !regexp.MustCompile(`(?m)^   ` + regexp.QuoteMeta(want[0]) + ` +` + regexp.QuoteMeta(want[1]) + `$`).MatchString(help) {
+			t.Errorf("--help lacks the line %q:\n%s", want[0]+" "+want[1], help)
 		}
 	}
 }
