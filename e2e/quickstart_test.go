@@ -55,9 +55,12 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	// Debian's service, in the namespace: a registry on :5000.
+	// Debian's service, in the namespace: a registry on :5000 that asks
+	// for a password (htpasswd, a file it makes with a random one), as
+	// /etc/docker/registry/config.yml does.
 	deb := t.TempDir()
-	writeFile(t, filepath.Join(deb, "config.yml"), []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+filepath.Join(deb, "storage")+"\nhttp:\n  addr: 127.0.0.1:5000\n"))
+	writeFile(t, filepath.Join(deb, "config.yml"), []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+filepath.Join(deb, "storage")+
+		"\nhttp:\n  addr: 127.0.0.1:5000\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: "+filepath.Join(deb, "htpasswd")+"\n"))
 	wrapper := `ip link set lo up || exit
 docker-registry serve "$1" >/dev/null 2>&1 &
 for i in $(seq 100); do curl -so /dev/null http://127.0.0.1:5000/v2/ && exec bash -c "$0"; sleep 0.1; done
