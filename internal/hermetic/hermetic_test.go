@@ -40,7 +40,7 @@ func TestSetup(t *testing.T) {
 		"COSIGN_PASSWORD": "hunter2", "GITHUB_TOKEN": "t", "AWS_PROFILE": "p",
 		"GIT_CONFIG_GLOBAL": filepath.Join(home, "signing.gitconfig"), "GIT_CONFIG_COUNT": "1",
 		"GIT_CONFIG_KEY_0": "tag.gpgsign", "GIT_CONFIG_VALUE_0": "true", "GIT_AUTHOR_NAME": "someone",
-		"GIT_DIR": filepath.Join(home, "elsewhere.git"),
+		"GIT_DIR":         filepath.Join(home, "elsewhere.git"),
 		"GITHUB_REF_NAME": "feature", "CI_COMMIT_REF_NAME": "feature", "CI_DEFAULT_BRANCH": "trunk",
 	} {
 		t.Setenv(k, v)
