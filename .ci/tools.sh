@@ -37,6 +37,19 @@ done
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   retry as_root apt-get update -qq
   retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+  # Installing docker-registry enables and starts Debian's own registry
+  # service, on :5000 with htpasswd auth. The tests run registries of their
+  # own on other ports and need none of it, so the service this install just
+  # started is stopped and disabled again, saying so; a service that was
+  # there before (docker-registry already installed) is never touched.
+  if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null &&
+    systemctl is-active --quiet docker-registry.service 2>/dev/null; then
+    if as_root systemctl disable --now --quiet docker-registry.service; then
+      echo "tools: stopped and disabled docker-registry.service, which installing docker-registry just started (on :5000); 'sudo systemctl enable --now docker-registry' brings it back" >&2
+    else
+      echo "tools: docker-registry.service, which installing docker-registry started, is still running on :5000; the tests do not need that port" >&2
+    fi
+  fi
 fi
 
 command -v ko >/dev/null || retry go install github.com/google/ko@v0.18.1

@@ -195,7 +195,6 @@ func runScript(ctx context.Context, dir string, env []string, script string) int
 	cmd.Env = append(os.Environ(),
 		"PATH="+suite.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KO_DOCKER_REPO="+suite.host+"/apps",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer

@@ -23,11 +23,14 @@ import (
 
 // TestReadmeQuickStart runs the shell blocks of the README's Quick start, in
 // order, as one bash script exactly as printed: its own docker-registry on
-// 127.0.0.1:5000, a base made with crane, an app built by ko, the base moved,
-// the pipeline and a --dry-run. The printed port is fixed, so the script
-// runs in a network namespace of its own (unshare -n, as root) where nothing
-// else can hold it; without one it runs on the host's 127.0.0.1:5000 and
-// fails at once if that port is taken.
+// the printed 127.0.0.1 port, a base made with crane, an app built by ko,
+// the base moved, the pipeline and a --dry-run. The printed port must not
+// be 5000: installing Debian's docker-registry starts its own service
+// there (htpasswd, so 401s), and the quick start is run with 5000 taken, as
+// on such a machine. The script runs in a network namespace of its own
+// (unshare -n, as root), where a registry holds 5000 and nothing else can
+// hold the printed port; without one it runs on the host, 5000 held by the
+// test if free, and fails at once if the printed port is taken.
 func TestReadmeQuickStart(t *testing.T) {
 	need(t)
 	for _, tool := range []string{"crane", "curl"} {
@@ -42,19 +45,39 @@ func TestReadmeQuickStart(t *testing.T) {
 	for _, b := range readmeBlocks(t, "Quick start") {
 		script.WriteString(b.script)
 	}
-	if !strings.Contains(script.String(), "addr: 127.0.0.1:5000\n") {
-		t.Fatalf("the quick start no longer listens on 127.0.0.1:5000; update this test:\n%s", script.String())
+	addr := regexp.MustCompile(`(?m)^  addr: (127\.0\.0\.1:([0-9]+))$`).FindStringSubmatch(script.String())
+	if addr == nil {
+		t.Fatalf("the quick start's registry no longer listens on a 127.0.0.1 port (addr: 127.0.0.1:PORT); update this test:\n%s", script.String())
+	}
+	host := addr[1]
+	if addr[2] == "5000" {
+		t.Fatalf("the quick start's registry listens on %s: installing Debian's docker-registry starts its own service on :5000, so on a fresh machine the quick start cannot bind it and curl gets a 401; print another port", host)
 	}
 
 	dir := t.TempDir()
-	argv := []string{"unshare", "-n", "--", "bash", "-c", `ip link set lo up && exec bash -c "$0"`, script.String()}
+	// Debian's service, in the namespace: a registry on :5000 that asks
+	// for a password (htpasswd, a file it makes with a random one), as
+	// /etc/docker/registry/config.yml does.
+	deb := t.TempDir()
+	writeFile(t, filepath.Join(deb, "config.yml"), []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+filepath.Join(deb, "storage")+
+		"\nhttp:\n  addr: 127.0.0.1:5000\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: "+filepath.Join(deb, "htpasswd")+"\n"))
+	wrapper := `ip link set lo up || exit
+docker-registry serve "$1" >/dev/null 2>&1 &
+for i in $(seq 100); do curl -so /dev/null http://127.0.0.1:5000/v2/ && exec bash -c "$0"; sleep 0.1; done
+echo "e2e: the registry standing in for Debian's service did not start on :5000" >&2; exit 1`
+	argv := []string{"unshare", "-n", "--", "bash", "-c", wrapper, script.String(), filepath.Join(deb, "config.yml")}
 	if err := exec.Command("unshare", "-n", "--", "true").Run(); err != nil {
-		t.Logf("no network namespace (unshare -n: %v); running on the host's 127.0.0.1:5000", err)
-		l, err := net.Listen("tcp", "127.0.0.1:5000")
+		t.Logf("no network namespace (unshare -n: %v); running on the host's %s", err, host)
+		l, err := net.Listen("tcp", host)
 		if err != nil {
-			t.Fatalf("the quick start listens on 127.0.0.1:5000, which is taken here (%v): free it, or run the tests as root so that it runs in a network namespace of its own", err)
+			t.Fatalf("the quick start listens on %s, which is taken here (%v): free it, or run the tests as root so that it runs in a network namespace of its own", host, err)
 		}
 		l.Close()
+		if l, err := net.Listen("tcp", "127.0.0.1:5000"); err == nil {
+			defer l.Close()
+		} else {
+			t.Logf("127.0.0.1:5000 is taken already (%v), as the quick start expects it may be", err)
+		}
 		argv = []string{"bash", "-c", script.String()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -80,19 +103,19 @@ func TestReadmeQuickStart(t *testing.T) {
 
 	release := readFile(t, filepath.Join(dir, "release.yaml"))
 	rebased := readFile(t, filepath.Join(dir, "rebased.yaml"))
-	digest := regexp.MustCompile(`image: 127\.0\.0\.1:5000/apps/hello@(sha256:[0-9a-f]{64})\n`)
+	digest := regexp.MustCompile(`image: ` + regexp.QuoteMeta(host) + `/apps/hello@(sha256:[0-9a-f]{64})\n`)
 	oldM, newM := digest.FindStringSubmatch(release), digest.FindStringSubmatch(rebased)
 	if oldM == nil || newM == nil || oldM[1] == newM[1] || strings.ReplaceAll(release, oldM[1], newM[1]) != rebased {
 		t.Fatalf("rebased.yaml is not release.yaml with the image's digest changed:\n%s\n---\n%s", release, rebased)
 	}
 	out := stdout.String()
-	wantDiff := "7c7\n<     image: 127.0.0.1:5000/apps/hello@" + oldM[1] + "\n---\n>     image: 127.0.0.1:5000/apps/hello@" + newM[1] + "\n"
+	wantDiff := "7c7\n<     image: " + host + "/apps/hello@" + oldM[1] + "\n---\n>     image: " + host + "/apps/hello@" + newM[1] + "\n"
 	if !strings.HasPrefix(out, "{}registry up\n") || !strings.Contains(out, wantDiff) {
 		t.Errorf("stdout does not show the registry up and the one-line diff %q:\n%s", wantDiff, out)
 	}
 	// Step 6 asks about hello:latest, still on v1: the same rebase, so the
 	// same digest (a rebase is reproducible), and nothing pushed.
-	if !strings.HasSuffix(out, "\n127.0.0.1:5000/apps/hello:latest@"+newM[1]+"\n") {
+	if !strings.HasSuffix(out, "\n"+host+"/apps/hello:latest@"+newM[1]+"\n") {
 		t.Errorf("the dry run did not print hello:latest@%s last:\n%s", newM[1], out)
 	}
 	for _, want := range []string{

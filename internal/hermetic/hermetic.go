@@ -17,20 +17,32 @@ import (
 // Vars are the variables Main unsets: everything the three tools, the
 // libraries they call (go-containerregistry's keychains) and the tools the
 // end-to-end tests run (ko, cosign, git) read that would change a test's
-// outcome. The Go toolchain's own variables are left alone.
+// outcome. The Go toolchain's own variables are left alone, and so is CI
+// (CI=true makes a missing tool fail the tests instead of skipping them).
 var Vars = []string{
 	"KO_DOCKER_REPO", "COSIGN_PASSWORD", "REGISTRY_AUTH_FILE",
 	"GITHUB_TOKEN", "GITHUB_ACTOR", "GOOGLE_APPLICATION_CREDENTIALS",
-	"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
+	// The branch examples/gitops-rebase.sh --pr proposes to from a
+	// detached HEAD: a test run inside a CI job must not inherit the job's.
+	"GITHUB_BASE_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE",
+	"CI_COMMIT_REF_NAME", "CI_COMMIT_TAG", "CI_DEFAULT_BRANCH",
 }
 
 // Prefixes are the prefixes of the other variables Main unsets: ko's
-// (KO_DEFAULTBASEIMAGE, KO_CONFIG_PATH, ...), cosign's and sigstore's, and
-// the AWS and Azure keychains'.
-var Prefixes = []string{"KO_", "COSIGN_", "SIGSTORE_", "AWS_", "AZURE_"}
+// (KO_DEFAULTBASEIMAGE, KO_CONFIG_PATH, ...), cosign's and sigstore's, the
+// AWS and Azure keychains', and git's (GIT_DIR, GIT_AUTHOR_NAME,
+// GIT_CONFIG_COUNT and its GIT_CONFIG_KEY_0, ...).
+var Prefixes = []string{"KO_", "COSIGN_", "SIGSTORE_", "AWS_", "AZURE_", "GIT_"}
+
+// Git is what Setup sets for git, after clearing every GIT_ variable: no
+// user's ~/.gitconfig (or the file a GIT_CONFIG_GLOBAL names) nor
+// /etc/gitconfig is read, so a commit.gpgsign=true, a hook path or an
+// url.insteadOf of the user's never reaches the repositories the tests
+// make. Those set their own user.name and user.email.
+var Git = []string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"}
 
 // Main runs a test binary's tests in a hermetic environment: it unsets Vars
-// and every variable with one of Prefixes, and points DOCKER_CONFIG at a
+// and every variable with one of Prefixes, sets Git, and points DOCKER_CONFIG at a
 // directory holding an empty config.json. go-containerregistry's docker
 // keychain then reads that file and nothing else: neither
 // ~/.docker/config.json nor a podman auth.json, which it reads only when no
@@ -65,6 +77,10 @@ func Setup() (string, error) {
 		return "", err
 	}
 	os.Setenv("DOCKER_CONFIG", dir)
+	for _, kv := range Git {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
 	return dir, nil
 }
 
