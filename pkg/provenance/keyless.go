@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -41,8 +42,19 @@ var ErrUntrustedIdentity = errors.New("a keyless signature that does not verify"
 // serves it): the Fulcio CAs and Rekor logs keyless signatures are
 // verified against, offline.
 func LoadTrustedRoot(path string) (root.TrustedMaterial, error) {
-	return root.NewTrustedRootFromPath(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := root.NewTrustedRootFromJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotTrustedRoot, err)
+	}
+	return tr, nil
 }
+
+// ErrNotTrustedRoot: a file that is not a Sigstore trusted root.
+var ErrNotTrustedRoot = errors.New("not a Sigstore trusted root")
 
 // KeylessVerifier trusts the keyless cosign signatures (a Fulcio
 // certificate, logged in Rekor) of one identity, as cosign verify
