@@ -44,6 +44,8 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
 		&cli.StringFlag{Name: "sign-key", Usage: "sign every rebased image (index and platform manifests) and attest its rebase (SLSA provenance v1), in cosign's format, with the cosign key pair's private key `KEY` (password from $COSIGN_PASSWORD) or a PEM PKCS#8 ECDSA P-256 key"},
 		verifyBaseKeyFlag, verifyImageKeyFlag, // trust.go
+		verifyBaseIdentityFlag, verifyBaseIdentityRegexpFlag, verifyBaseIssuerFlag, // trust.go
+		verifyImageIdentityFlag, verifyImageIdentityRegexpFlag, verifyImageIssuerFlag, trustedRootFlag,
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
@@ -164,4 +166,16 @@ SIGNING
    Each signature is looked up once a run; --dry-run verifies the same. -v,
    --report and the provenance name each signature verified and its key's
    fingerprint: sha256 of the DER public key (openssl pkey -pubin -in PUB
-   -outform DER | sha256sum). Keyless signatures are not verified here.`
+   -outform DER | sha256sum).
+   Keyless signatures (cosign sign with a Fulcio certificate, logged in
+   Rekor: GitHub Actions, Chainguard) are verified offline, against the
+   trusted root --trusted-root FILE (trusted_root.json): --verify-base-identity
+   SAN (or --verify-base-identity-regexp) with --verify-base-issuer URL, and
+   --verify-image-identity/--verify-image-issuer, as cosign verify
+   --certificate-identity --certificate-oidc-issuer checks them: the
+   certificate chains to a Fulcio CA of the root valid when Rekor logged the
+   entry, names the SAN and issuer; the signature verifies over the payload
+   with its key; Rekor's signed entry timestamp verifies with a log key of
+   the root and its entry is the payload's hashedrekord. SCTs are not checked.
+   A side takes keys or an identity, not both; the report names the
+   certificate's SAN and issuer in place of a fingerprint.`
