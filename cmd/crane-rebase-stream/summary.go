@@ -75,7 +75,7 @@ func (o *outputs) finish(ctx context.Context, sum linestream.Summary) error {
 	}
 	if o.summary != nil {
 		var buf bytes.Buffer
-		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum)
+		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum, o.summary.DryRun())
 		if err := summary.WriteFile(o.summaryPath, buf.Bytes()); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
