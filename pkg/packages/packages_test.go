@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -217,7 +218,7 @@ func TestScanLayerBudget(t *testing.T) {
 	if !errors.As(err, &be) || be.Budget != 4096 {
 		t.Fatalf("err %v, want a BudgetError of 4096", err)
 	}
-	if want := "its layers hold more than 4096 bytes uncompressed, the budget for reading its package database: raise the budget or attach an SBOM to the base"; err.Error() != want {
+	if want := "its layers hold more than 4096 bytes uncompressed, the most read to find its package database: attach an SBOM to the base to list its packages"; err.Error() != want {
 		t.Errorf("error %q\nwant  %q", err, want)
 	}
 	lf, err := ScanLayer(bytes.NewReader(layer), int64(len(layer)))
@@ -300,5 +301,94 @@ func TestDiff(t *testing.T) {
 	}
 	if !Diff(old, old).Empty() {
 		t.Error("a list against itself: changes")
+	}
+}
+
+// TestLayersUsrMergedAPK: Wolfi and Chainguard bases are usr-merged (lib ->
+// usr/lib): apk's database is at usr/lib/apk/db/installed.
+func TestLayersUsrMergedAPK(t *testing.T) {
+	apk := string(readFile(t, "apk-installed-3.20"))
+	l := listOf(t, tarOf(t,
+		entry{name: "usr/lib/apk/db/installed", body: apk},
+		entry{name: "lib", body: "usr/lib", typ: tar.TypeSymlink}))
+	if l.Source != APK || l.Where != "/usr/lib/apk/db/installed" || versions(l.Packages)["openssl"] != "3.3.1-r0" {
+		t.Errorf("usr-merged: %s at %q, openssl %q", l.Source, l.Where, versions(l.Packages)["openssl"])
+	}
+	// A base that moved to the usr-merge: the old /lib database is gone
+	// under the link, the new one is read.
+	upgraded := strings.Replace(apk, "P:openssl\nV:3.3.1-r0", "P:openssl\nV:3.3.2-r0", 1)
+	l = listOf(t,
+		tarOf(t, entry{name: "lib/apk/db/installed", body: apk}),
+		tarOf(t, entry{name: "lib", body: "usr/lib", typ: tar.TypeSymlink}, entry{name: "usr/lib/apk/db/installed", body: upgraded}))
+	if l.Where != "/usr/lib/apk/db/installed" || versions(l.Packages)["openssl"] != "3.3.2-r0" {
+		t.Errorf("moved to usr-merge: at %q, openssl %q", l.Where, versions(l.Packages)["openssl"])
+	}
+}
+
+// TestParseDpkgUnpackedIsInstalled: a package unpacked but not configured
+// (or awaiting triggers) has its files on disk; only a removed one's stanza
+// (not-installed, config-files) is not a package.
+func TestParseDpkgUnpackedIsInstalled(t *testing.T) {
+	in := "Package: a\nStatus: install ok unpacked\nVersion: 1\n\n" +
+		"Package: b\nStatus: install ok half-configured\nVersion: 2\n\n" +
+		"Package: c\nStatus: install ok triggers-pending\nVersion: 3\n\n" +
+		"Package: d\nStatus: deinstall ok config-files\nVersion: 4\n\n" +
+		"Package: e\nStatus: purge ok not-installed\nVersion: 5\n\n" +
+		"Package: f\nStatus: install ok installed\nVersion: 6\n"
+	ps, err := ParseDpkgStatus(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"f", "6"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+}
+
+// TestScanLayerDatabaseTooLarge: a database file is read into memory, so it
+// is bounded on its own, whatever the budget.
+func TestScanLayerDatabaseTooLarge(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: maxDB + 1, Typeflag: tar.TypeReg})
+		io.CopyN(tw, zeros{}, maxDB+1)
+		pw.CloseWithError(tw.Close())
+	}()
+	_, err := ScanLayer(pr, 0)
+	pr.Close()
+	if want := "/var/lib/dpkg/status is more than 67108864 bytes, the most read of a package database: attach an SBOM to the base to list its packages"; err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestParseSPDXApkoImagePackages: apko's SBOMs describe the image and its
+// layer as packages named sha256:... with a pkg:oci purl (apko's
+// layer-with-digest.spdx.json); they are not installed packages, or every
+// base move would list them as changed.
+func TestParseSPDXApkoImagePackages(t *testing.T) {
+	doc := `{"SPDXID":"SPDXRef-DOCUMENT","spdxVersion":"SPDX-2.3","documentDescribes":["SPDXRef-Package-sha256-abc123def456"],
+"packages":[
+ {"SPDXID":"SPDXRef-Package-sha256-abc123def456","name":"sha256:abc123def456","versionInfo":"sha256:abc123def456",
+  "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceLocator":"pkg:oci/image@sha256%3Aabc123def456?mediaType=\u0026os=linux","referenceType":"purl"}]},
+ {"SPDXID":"SPDXRef-Package-layer","name":"sha256:0f0f","versionInfo":"sha256:0f0f",
+  "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceLocator":"pkg:oci/image@sha256%3A0f0f","referenceType":"purl"}]},
+ {"SPDXID":"SPDXRef-Package-described-by-relationship","name":"the-image","versionInfo":"1"},
+ {"SPDXID":"SPDXRef-Package-libattr1-2.5.1-r2","name":"libattr1","versionInfo":"2.5.1-r2",
+  "externalRefs":[{"referenceCategory":"PACKAGE_MANAGER","referenceLocator":"pkg:apk/wolfi/libattr1@2.5.1-r2?arch=x86_64","referenceType":"purl"}]}],
+"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-Package-described-by-relationship"}]}`
+	ps, err := ParseSPDX([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{"libattr1", "2.5.1-r2"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+	cdx := `{"bomFormat":"CycloneDX","components":[{"type":"library","name":"sha256:0f0f","version":"sha256:0f0f","purl":"pkg:oci/image@sha256%3A0f0f"},{"type":"library","name":"zlib","version":"1.3.1-r0"}]}`
+	if ps, err = ParseCycloneDX([]byte(cdx)); err != nil || !reflect.DeepEqual(ps, []Package{{"zlib", "1.3.1-r0"}}) {
+		t.Errorf("CycloneDX: %v %v", ps, err)
 	}
 }

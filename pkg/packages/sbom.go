@@ -9,16 +9,32 @@ import (
 )
 
 // ParseSPDX reads the packages of an SPDX JSON document: packages[].name
-// and versionInfo. The package that describes the container image itself
-// (primaryPackagePurpose CONTAINER) is not one of its packages.
+// and versionInfo. What describes the image rather than what is installed
+// in it is not one of its packages: the document's described elements
+// (documentDescribes, or DESCRIBES relationships of the document), a
+// package whose primaryPackagePurpose is CONTAINER, and one whose purl is
+// pkg:oci (apko's image and layer packages, named sha256:...; without this
+// every base move would list them as changed).
 func ParseSPDX(b []byte) ([]Package, error) {
 	var doc struct {
-		SPDXVersion string `json:"spdxVersion"`
+		SPDXVersion string   `json:"spdxVersion"`
+		SPDXID      string   `json:"SPDXID"`
+		Describes   []string `json:"documentDescribes"`
 		Packages    []struct {
-			Name    string `json:"name"`
-			Version string `json:"versionInfo"`
-			Purpose string `json:"primaryPackagePurpose"`
+			ID           string `json:"SPDXID"`
+			Name         string `json:"name"`
+			Version      string `json:"versionInfo"`
+			Purpose      string `json:"primaryPackagePurpose"`
+			ExternalRefs []struct {
+				Type    string `json:"referenceType"`
+				Locator string `json:"referenceLocator"`
+			} `json:"externalRefs"`
 		} `json:"packages"`
+		Relationships []struct {
+			Element string `json:"spdxElementId"`
+			Type    string `json:"relationshipType"`
+			Related string `json:"relatedSpdxElement"`
+		} `json:"relationships"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("SPDX JSON: %w", err)
@@ -26,9 +42,34 @@ func ParseSPDX(b []byte) ([]Package, error) {
 	if doc.SPDXVersion == "" {
 		return nil, errors.New("SPDX JSON: no spdxVersion: not an SPDX document")
 	}
+	described := map[string]bool{}
+	for _, id := range doc.Describes {
+		described[id] = true
+	}
+	docID := doc.SPDXID
+	if docID == "" {
+		docID = "SPDXRef-DOCUMENT"
+	}
+	for _, r := range doc.Relationships {
+		switch {
+		case r.Element == docID && r.Type == "DESCRIBES":
+			described[r.Related] = true
+		case r.Related == docID && r.Type == "DESCRIBED_BY":
+			described[r.Element] = true
+		}
+	}
 	var ps []Package
 	for _, p := range doc.Packages {
-		if p.Name == "" || p.Purpose == "CONTAINER" {
+		if p.Name == "" || p.Purpose == "CONTAINER" || (p.ID != "" && described[p.ID]) {
+			continue
+		}
+		oci := false
+		for _, r := range p.ExternalRefs {
+			if r.Type == "purl" && isOCIPurl(r.Locator) {
+				oci = true
+			}
+		}
+		if oci {
 			continue
 		}
 		ps = append(ps, Package{p.Name, p.Version})
@@ -36,16 +77,22 @@ func ParseSPDX(b []byte) ([]Package, error) {
 	return sortPackages(ps), nil
 }
 
+// isOCIPurl reports whether a purl names an OCI artifact (an image or one
+// of its layers), not a package.
+func isOCIPurl(purl string) bool { return strings.HasPrefix(purl, "pkg:oci/") }
+
 type cdxComponent struct {
 	Name       string         `json:"name"`
 	Version    string         `json:"version"`
 	Type       string         `json:"type"`
+	Purl       string         `json:"purl"`
 	Components []cdxComponent `json:"components"`
 }
 
 // ParseCycloneDX reads the packages of a CycloneDX JSON document:
-// components[].name and version, nested components included; the image
-// itself (a component of type container) is not one of its packages.
+// components[].name and version, nested components included. The image
+// (metadata.component, not read; a component of type container or with a
+// pkg:oci purl) and files are not packages.
 func ParseCycloneDX(b []byte) ([]Package, error) {
 	var doc struct {
 		BOMFormat  string         `json:"bomFormat"`
@@ -64,7 +111,7 @@ func ParseCycloneDX(b []byte) ([]Package, error) {
 			return
 		}
 		for _, c := range cs {
-			if c.Name != "" && c.Type != "container" && c.Type != "file" {
+			if c.Name != "" && c.Type != "container" && c.Type != "file" && !isOCIPurl(c.Purl) {
 				ps = append(ps, Package{c.Name, c.Version})
 			}
 			walk(c.Components, depth+1)
