@@ -33,6 +33,9 @@ type List struct {
 	// Unknown says why the packages could not be listed (no database, an rpm
 	// database); empty when they were.
 	Unknown string `json:"unknown,omitempty"`
+	// SBOMError says why the SBOM attached to the image could not be read,
+	// when it could not: the list is then its layers'.
+	SBOMError string `json:"sbomError,omitempty"`
 }
 
 // Known reports whether l lists the image's packages.

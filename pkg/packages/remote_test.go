@@ -52,7 +52,7 @@ func TestReaderReadsEachLayerOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Reset()
-	r := packages.NewReader(0)
+	r := newReader(t)
 	repo, _ := name.NewRepository(reg.Ref("debian"))
 	list := func(h v1.Hash) packages.List {
 		t.Helper()
@@ -102,7 +102,7 @@ func TestReaderTakesAnAttachedSBOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Reset()
-	l, err := packages.NewReader(0).Image(ctx, ref)
+	l, err := newReader(t).Image(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestReaderBaseWithoutDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo, _ := name.NewRepository(reg.Ref("static"))
-	l, err := packages.NewReader(0).Image(ctx, repo.Digest(plats[1].String()))
+	l, err := newReader(t).Image(ctx, repo.Digest(plats[1].String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,11 +170,42 @@ func TestReaderTakesAnSBOMReferrer(t *testing.T) {
 	if err := remote.Write(repo.Digest(d.String()), art); err != nil {
 		t.Fatal(err)
 	}
-	l, err := packages.NewReader(0).Image(ctx, ref)
+	l, err := newReader(t).Image(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []packages.Package{pkg("openssl", "3.3.2-r0")}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) || l.Where != repo.Digest(d.String()).String() {
 		t.Errorf("got %+v, want the referrer's %v", l, want)
+	}
+}
+
+// TestReaderFallsBackWhenTheSBOMIsBroken: an SBOM that cannot be read is no
+// reason to know nothing of the base: its layers are read, and the list says
+// why the SBOM was not used.
+func TestReaderFallsBackWhenTheSBOMIsBroken(t *testing.T) {
+	reg := rebasetest.NewRegistry()
+	defer reg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, plats, err := packagestest.PushBase(ctx, reg.Ref("wolfi:v1"), "v1", []map[string]string{
+		{"usr/lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Ref("wolfi"))
+	ref := repo.Digest(plats[0].String())
+	if err := packagestest.AttachSBOM(ctx, ref, []byte(`{"kind":"Deployment"}`)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := newReader(t).Image(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []packages.Package{{"openssl", "3.3.1-r0"}}; l.Source != packages.APK || !reflect.DeepEqual(l.Packages, want) {
+		t.Errorf("got %s %v, want the layers' %v", l.Source, l.Packages, want)
+	}
+	att := repo.Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + ".att")
+	if want := "reading the SBOM attached to " + ref.String() + ": " + att.String() + ": the attestation's https://spdx.dev/Document predicate: SBOM: neither SPDX (spdxVersion) nor CycloneDX (bomFormat) JSON"; l.SBOMError != want {
+		t.Errorf("SBOMError %q\nwant       %q", l.SBOMError, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -180,9 +181,15 @@ func (s *Rebase) list(ctx context.Context, repo, digest string) packages.List {
 	if s.Insecure {
 		opts = append(opts, name.Insecure)
 	}
-	ref, err := name.NewDigest(repo+"@"+digest, opts...)
+	// As the engine parses: a loopback registry (localhost, 127.0.0.2,
+	// LOCALHOST:5000) is spoken to in plain HTTP.
+	r, err := registry.ParseReference(repo+"@"+digest, opts...)
 	if err != nil {
-		return packages.List{Unknown: err.Error()}
+		return packages.List{Unknown: oneLine(err.Error())}
+	}
+	ref, ok := r.(name.Digest)
+	if !ok {
+		return packages.List{Unknown: fmt.Sprintf("%s is not a digest", digest)}
 	}
 	l, err := s.Packages.Image(ctx, ref)
 	if err != nil {
@@ -310,6 +317,10 @@ func source(l packages.List) string {
 		return "the SPDX SBOM attached"
 	case packages.CycloneDX:
 		return "the CycloneDX SBOM attached"
+	}
+	if l.SBOMError != "" {
+		// The SBOM attached could not be read: the layers were.
+		return code(l.Where) + "; " + escape(oneLine(l.SBOMError))
 	}
 	return code(l.Where)
 }

@@ -104,3 +104,16 @@ func TestMarkdownDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownSBOMUnreadable: the packages were read from the layers
+// because the SBOM attached could not be; the summary says so.
+func TestMarkdownSBOMUnreadable(t *testing.T) {
+	apk := packages.List{Source: packages.APK, Where: "/usr/lib/apk/db/installed"}
+	broken := apk
+	broken.SBOMError = "reading the SBOM attached to r.example/wolfi@sha256:b: 500 Internal Server Error"
+	var b bytes.Buffer
+	WriteMarkdown(&b, []Base{{Name: "r.example/wolfi:2", Platforms: []Platform{{Platform: "linux/amd64", Old: "sha256:a", New: "sha256:b", Changes: &packages.Changes{}, OldPackages: apk, NewPackages: broken}}}}, nil, linestream.Summary{}, false)
+	if want := "Packages changed: none (from `/usr/lib/apk/db/installed` -> `/usr/lib/apk/db/installed`; reading the SBOM attached to r.example/wolfi@sha256:b: 500 Internal Server Error).\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("no %q in:\n%s", want, b.String())
+	}
+}
