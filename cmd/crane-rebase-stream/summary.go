@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/rebasekit/rebasekit/pkg/atomicfile"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
@@ -31,7 +32,7 @@ func withSummary(c *cli.Context, r *rebase.Rebaser, each func(int, rebase.Result
 		return each, nil
 	}
 	// Refuse an unwritable summary before any image is pushed.
-	if err := summary.CheckWritable(path); err != nil {
+	if err := atomicfile.CheckWritable(path); err != nil {
 		return nil, cli.Exit(fmt.Sprintf("--summary: %v", err), exitUsage)
 	}
 	// The bases are read through the engine's registry client: the same
@@ -73,7 +74,7 @@ func (o *outputs) finish(ctx context.Context, sum linestream.Summary) error {
 	if o.summary != nil {
 		var buf bytes.Buffer
 		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum, o.summary.DryRun())
-		if err := summary.WriteFile(o.summaryPath, buf.Bytes()); err != nil {
+		if err := atomicfile.Create(o.summaryPath, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
 	}
