@@ -61,13 +61,13 @@ func ParseDpkgStatus(r io.Reader) ([]Package, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var ps []Package
-	var name, version, status string
+	var name, version, arch, status string
 	hasStatus := false
 	flush := func() {
 		if name != "" && (!hasStatus || installed(status)) {
-			ps = append(ps, Package{name, version})
+			ps = append(ps, Package{Name: name, Version: version, Arch: arch})
 		}
-		name, version, status, hasStatus = "", "", "", false
+		name, version, arch, status, hasStatus = "", "", "", "", false
 	}
 	for sc.Scan() {
 		line := strings.TrimSuffix(sc.Text(), "\r")
@@ -88,6 +88,8 @@ func ParseDpkgStatus(r io.Reader) ([]Package, error) {
 			name = v
 		case "version":
 			version = v
+		case "architecture":
+			arch = v
 		case "status":
 			status, hasStatus = v, true
 		}

@@ -27,7 +27,7 @@ func TestParseAPK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
+	want := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "libcrypto3", Version: "3.3.1-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.1-r0"}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v\nwant %v", ps, want)
 	}
@@ -38,7 +38,7 @@ func TestParseAPKWithoutTrailingBlankLineOrCR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"a", "1-r0"}, {"b", "2-r1"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "a", Version: "1-r0"}, {Name: "b", Version: "2-r1"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 }
@@ -51,7 +51,7 @@ func TestParseDpkgStatus(t *testing.T) {
 	// libfoo-removed (deinstall ok config-files) and libgone (not-installed)
 	// are not installed; the continuation lines of Conffiles and
 	// Description are no fields.
-	want := []Package{{"base-files", "12.4+deb12u6"}, {"libssl3", "3.0.11-1~deb12u2"}, {"tzdata", "2024a-0+deb12u1"}}
+	want := []Package{{Name: "base-files", Version: "12.4+deb12u6", Arch: "amd64"}, {Name: "libssl3", Version: "3.0.11-1~deb12u2", Arch: "amd64"}, {Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v\nwant %v", ps, want)
 	}
@@ -64,7 +64,7 @@ func TestParseDpkgContinuationLookingLikeAField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"a", "1"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "a", Version: "1"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 }
@@ -147,7 +147,7 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh.libssl3"}),
 		},
-		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a whiteout of the directory removes all its files",
 		layers: [][]byte{
@@ -161,7 +161,7 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh..wh..opq"}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 		},
-		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a file put back above its whiteout counts",
 		layers: [][]byte{
@@ -169,14 +169,14 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/.wh.status"}),
 			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: only\nStatus: install ok installed\nVersion: 1\n"}),
 		},
-		want: []Package{{"only", "1"}},
+		want: []Package{{Name: "only", Version: "1"}},
 	}, {
 		name: "status and status.d together",
 		layers: [][]byte{
 			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 		},
-		want: []Package{{"base-files", "12.4"}, {"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "base-files", Version: "12.4"}, {Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a symlink over the database removes it",
 		layers: [][]byte{
@@ -247,14 +247,14 @@ func TestParseSBOMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.2-r0"}, {"wolfi", "20230201"}}; l.Source != SPDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []Package{{Name: "glibc", Version: "2.40-r1"}, {Name: "openssl", Version: "3.3.2-r0", Arch: "x86_64"}, {Name: "wolfi", Version: "20230201"}}; l.Source != SPDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("SPDX: %s %v, want %v", l.Source, l.Packages, want)
 	}
 	l, err = ParseSBOM([]byte(cdxDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"libcrypto", "3.0.15"}, {"libssl3", "3.0.15-1~deb12u1"}, {"tzdata", "2024a-0+deb12u1"}}; l.Source != CycloneDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []Package{{Name: "libcrypto", Version: "3.0.15"}, {Name: "libssl3", Version: "3.0.15-1~deb12u1", Arch: "amd64"}, {Name: "tzdata", Version: "2024a-0+deb12u1"}}; l.Source != CycloneDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("CycloneDX: %s %v, want %v", l.Source, l.Packages, want)
 	}
 	if _, err := ParseSBOM([]byte(`{"kind":"Deployment"}`)); err == nil || err.Error() != "SBOM: neither SPDX (spdxVersion) nor CycloneDX (bomFormat) JSON" {
@@ -288,13 +288,13 @@ func TestParseAttestation(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	old := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
-	new := []Package{{"busybox", "1.36.1-r29"}, {"ca-certificates-bundle", "20240705-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.2-r0"}}
+	old := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "libcrypto3", Version: "3.3.1-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.1-r0"}}
+	new := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "ca-certificates-bundle", Version: "20240705-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.2-r0"}}
 	got := Diff(old, new)
 	want := Changes{
 		Upgraded: []Change{{"openssl", "3.3.1-r0", "3.3.2-r0"}},
-		Added:    []Package{{"ca-certificates-bundle", "20240705-r0"}},
-		Removed:  []Package{{"libcrypto3", "3.3.1-r0"}},
+		Added:    []Package{{Name: "ca-certificates-bundle", Version: "20240705-r0"}},
+		Removed:  []Package{{Name: "libcrypto3", Version: "3.3.1-r0"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
@@ -339,7 +339,7 @@ func TestParseDpkgUnpackedIsInstalled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"f", "6"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "a", Version: "1"}, {Name: "b", Version: "2"}, {Name: "c", Version: "3"}, {Name: "f", Version: "6"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 }
@@ -384,11 +384,31 @@ func TestParseSPDXApkoImagePackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"libattr1", "2.5.1-r2"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "libattr1", Version: "2.5.1-r2", Arch: "x86_64"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 	cdx := `{"bomFormat":"CycloneDX","components":[{"type":"library","name":"sha256:0f0f","version":"sha256:0f0f","purl":"pkg:oci/image@sha256%3A0f0f"},{"type":"library","name":"zlib","version":"1.3.1-r0"}]}`
-	if ps, err = ParseCycloneDX([]byte(cdx)); err != nil || !reflect.DeepEqual(ps, []Package{{"zlib", "1.3.1-r0"}}) {
+	if ps, err = ParseCycloneDX([]byte(cdx)); err != nil || !reflect.DeepEqual(ps, []Package{{Name: "zlib", Version: "1.3.1-r0"}}) {
 		t.Errorf("CycloneDX: %v %v", ps, err)
+	}
+}
+
+// TestDiffMultiArch: libc6 installed for two architectures, one of them
+// upgraded: the change says which.
+func TestDiffMultiArch(t *testing.T) {
+	in := func(amd64, i386 string) []Package {
+		ps, err := ParseDpkgStatus(strings.NewReader(
+			"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: " + amd64 + "\n\n" +
+				"Package: libc6\nStatus: install ok installed\nArchitecture: i386\nVersion: " + i386 + "\n\n" +
+				"Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	got := Diff(in("2.36-9", "2.36-8"), in("2.36-9+deb12u7", "2.36-8"))
+	want := Changes{Upgraded: []Change{{Name: "libc6", Old: "2.36-8 (i386), 2.36-9 (amd64)", New: "2.36-8 (i386), 2.36-9+deb12u7 (amd64)"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }

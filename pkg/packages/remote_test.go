@@ -106,7 +106,7 @@ func TestReaderTakesAnAttachedSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []packages.Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []packages.Package{{Name: "glibc", Version: "2.40-r1"}, {Name: "openssl", Version: "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("got %s %v, want the SBOM's %v", l.Source, l.Packages, want)
 	}
 	if want := ref.Context().Tag("sha256-" + plats[0].Hex + ".att").String(); l.Where != want {
@@ -201,7 +201,7 @@ func TestReaderFallsBackWhenTheSBOMIsBroken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []packages.Package{{"openssl", "3.3.1-r0"}}; l.Source != packages.APK || !reflect.DeepEqual(l.Packages, want) {
+	if want := []packages.Package{{Name: "openssl", Version: "3.3.1-r0"}}; l.Source != packages.APK || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("got %s %v, want the layers' %v", l.Source, l.Packages, want)
 	}
 	att := repo.Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + ".att")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -63,16 +64,17 @@ func ParseSPDX(b []byte) ([]Package, error) {
 		if p.Name == "" || p.Purpose == "CONTAINER" || (p.ID != "" && described[p.ID]) {
 			continue
 		}
-		oci := false
+		oci, arch := false, ""
 		for _, r := range p.ExternalRefs {
-			if r.Type == "purl" && isOCIPurl(r.Locator) {
-				oci = true
+			if r.Type == "purl" {
+				oci = oci || isOCIPurl(r.Locator)
+				arch = purlArch(r.Locator)
 			}
 		}
 		if oci {
 			continue
 		}
-		ps = append(ps, Package{p.Name, p.Version})
+		ps = append(ps, Package{Name: p.Name, Version: p.Version, Arch: arch})
 	}
 	return sortPackages(ps), nil
 }
@@ -80,6 +82,21 @@ func ParseSPDX(b []byte) ([]Package, error) {
 // isOCIPurl reports whether a purl names an OCI artifact (an image or one
 // of its layers), not a package.
 func isOCIPurl(purl string) bool { return strings.HasPrefix(purl, "pkg:oci/") }
+
+// purlArch is a purl's arch qualifier ("pkg:deb/debian/libc6@2.36-9?arch=amd64"
+// is amd64), or "".
+func purlArch(purl string) string {
+	_, q, ok := strings.Cut(purl, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#")
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return ""
+	}
+	return v.Get("arch")
+}
 
 type cdxComponent struct {
 	Name       string         `json:"name"`
@@ -112,7 +129,7 @@ func ParseCycloneDX(b []byte) ([]Package, error) {
 		}
 		for _, c := range cs {
 			if c.Name != "" && c.Type != "container" && c.Type != "file" && !isOCIPurl(c.Purl) {
-				ps = append(ps, Package{c.Name, c.Version})
+				ps = append(ps, Package{Name: c.Name, Version: c.Version, Arch: purlArch(c.Purl)})
 			}
 			walk(c.Components, depth+1)
 		}
