@@ -209,3 +209,45 @@ func TestReaderFallsBackWhenTheSBOMIsBroken(t *testing.T) {
 		t.Errorf("SBOMError %q\nwant       %q", l.SBOMError, want)
 	}
 }
+
+// TestReaderErrorMessages: the exact text of what the Reader says of an
+// index named instead of a platform's manifest, and of an SBOM too large to
+// read (the layers are read instead).
+func TestReaderErrorMessages(t *testing.T) {
+	reg := rebasetest.NewRegistry()
+	defer reg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	idx, plats, err := packagestest.PushBase(ctx, reg.Ref("wolfi:v1"), "v1", []map[string]string{
+		{"lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Ref("wolfi"))
+	r := newReader(t)
+	if _, err := r.Image(ctx, repo.Digest(idx.String())); err == nil || err.Error() != repo.Digest(idx.String()).String()+" is an index: name one platform's manifest" {
+		t.Errorf("an index: %v", err)
+	}
+	// An attestation whose layer says it is larger than an SBOM is read.
+	ref := repo.Digest(plats[0].String())
+	att := repo.Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + ".att")
+	big := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	m := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},` +
+		`"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","digest":"` + big.String() + `","size":67108865,"annotations":{"predicateType":"https://spdx.dev/Document"}}]}`
+	if err := remote.Put(att, rawManifest(m), remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Image(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "reading the SBOM attached to " + ref.String() + ": " + att.String() + ": layer " + big.String() + ": 67108865 bytes, more than the 67108864 read of an SBOM"; l.SBOMError != want || l.Source != packages.APK {
+		t.Errorf("SBOMError %q\nwant       %q (source %s)", l.SBOMError, want, l.Source)
+	}
+}
+
+// rawManifest is a manifest pushed as it is written.
+type rawManifest string
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return []byte(m), nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }

@@ -70,3 +70,18 @@ func TestBasesOnAPrivateNetworkAreReadInHTTPSOnly(t *testing.T) {
 		t.Errorf("new base: %q, want the refusal of plain HTTP (%q)", p.NewPackages.Unknown, want)
 	}
 }
+
+// TestBasesUnknownMessages: what a platform's package list says when its
+// base cannot be named.
+func TestBasesUnknownMessages(t *testing.T) {
+	s := Rebase{Packages: engineReader(t)}
+	s.Add(1, moved("", "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)))
+	s.Add(2, moved("r.example/base:1", "sha256:short", "sha256:short"))
+	bases := s.Bases(context.Background())
+	if got, want := bases[0].Platforms[0].NewPackages.Unknown, "its repository is unknown"; got != want {
+		t.Errorf("no base name: %q, want %q", got, want)
+	}
+	if got, want := bases[1].Platforms[0].OldPackages.Unknown, "could not parse reference: r.example/base@sha256:short"; got != want {
+		t.Errorf("a bad digest: %q, want %q", got, want)
+	}
+}
