@@ -97,7 +97,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	if name := c.Args().First(); name != "" && name != "-" && rep.p.on && !c.IsSet("shard") { // a shard answers a share: no total
 		rep.p.total = countLines(name)
 	}
-	each, repf, err := withReport(c, rep.line) // report.go
+	each, repf, err := withReport(c, r, rep.line) // report.go
 	if err != nil {
 		return err
 	}

@@ -107,9 +107,9 @@ func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error 
 
 // withReport is each, also writing every result to --report and
 // collecting the --summary when given; nil outputs when neither is.
-func withReport(c *cli.Context, each func(int, rebase.Result)) (func(int, rebase.Result), *outputs, error) {
+func withReport(c *cli.Context, r *rebase.Rebaser, each func(int, rebase.Result)) (func(int, rebase.Result), *outputs, error) {
 	o := &outputs{}
-	each, err := withSummary(c, each, o) // summary.go
+	each, err := withSummary(c, r, each, o) // summary.go
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/rebasekit/rebasekit/pkg/atomicfile"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
@@ -26,20 +26,18 @@ type outputs struct {
 // withSummary adds --summary to each: the results are collected, the
 // bases' packages read at the end, once per base. Without --summary no
 // base layer is read.
-func withSummary(c *cli.Context, each func(int, rebase.Result), o *outputs) (func(int, rebase.Result), error) {
+func withSummary(c *cli.Context, r *rebase.Rebaser, each func(int, rebase.Result), o *outputs) (func(int, rebase.Result), error) {
 	path := c.String("summary")
 	if path == "" {
 		return each, nil
 	}
 	// Refuse an unwritable summary before any image is pushed.
-	if err := summary.CheckWritable(path); err != nil {
+	if err := atomicfile.CheckWritable(path); err != nil {
 		return nil, cli.Exit(fmt.Sprintf("--summary: %v", err), exitUsage)
 	}
-	opts := []remote.Option{
-		remote.WithAuthFromKeychain(keychain()),
-		remote.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
-	}
-	o.summary = &summary.Rebase{Packages: packages.NewReader(0, opts...), OldBase: c.String("old-base"), Jobs: c.Int("jobs")}
+	// The bases are read through the engine's registry client: the same
+	// --max-requests bound, retries, keychain and plain-HTTP guard.
+	o.summary = &summary.Rebase{Packages: packages.NewReader(r.Source(), r.Destination(), 0), OldBase: c.String("old-base"), Jobs: c.Int("jobs")}
 	if c.Bool("insecure") {
 		o.summary.Insecure = true
 	}
@@ -75,8 +73,8 @@ func (o *outputs) finish(ctx context.Context, sum linestream.Summary) error {
 	}
 	if o.summary != nil {
 		var buf bytes.Buffer
-		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum)
-		if err := summary.WriteFile(o.summaryPath, buf.Bytes()); err != nil {
+		summary.WriteMarkdown(&buf, bases, o.summary.Failures(), sum, o.summary.DryRun())
+		if err := atomicfile.Create(o.summaryPath, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
 	}

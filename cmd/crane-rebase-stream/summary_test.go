@@ -16,9 +16,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/packages/packagestest"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
+	"github.com/rebasekit/rebasekit/pkg/summary"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -269,5 +271,17 @@ func TestOutputsCtxEndsAfterAnInterrupt(t *testing.T) {
 			t.Errorf("%s: the outputs' context has error %v; want ended %v", c.name, err, c.done)
 		}
 		i.close()
+	}
+}
+
+// TestSummaryWriteFailsAtTheEnd: a summary that can no longer be written
+// when the run ends (its directory gone since the start) says so.
+func TestSummaryWriteFailsAtTheEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	o := &outputs{summary: &summary.Rebase{}, summaryPath: filepath.Join(dir, "s.md"),
+		timeout: func(ctx context.Context) (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }}
+	err := o.finish(context.Background(), linestream.Summary{})
+	if want := "writing summary: cannot create " + dir + "/s.md: " + dir + ": no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("%v\nwant %s", err, want)
 	}
 }

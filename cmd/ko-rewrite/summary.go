@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/rebasekit/rebasekit/pkg/atomicfile"
 	"github.com/rebasekit/rebasekit/pkg/rewrite"
 	"github.com/rebasekit/rebasekit/pkg/summary"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
@@ -28,7 +29,7 @@ func writeSummary(c *cli.Context, w *yamlwalk.Walker, files []*rewrite.Target) e
 	}
 	var buf bytes.Buffer
 	summary.WriteRewriteMarkdown(&buf, changes, len(files))
-	if err := summary.WriteFile(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Create(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("--summary: %w; nothing written", err)
 	}
 	return nil

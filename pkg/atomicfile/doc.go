@@ -7,6 +7,8 @@
 //		return err // release.yaml is as it was
 //	}
 //
-// The file must exist (its permission bits are kept) and be a regular file:
-// resolve a symlink first (filepath.EvalSymlinks) so the link stays a link.
+// Write's file must exist (its permission bits are kept) and be a regular
+// file: resolve a symlink first (filepath.EvalSymlinks) so the link stays a
+// link. Create writes a file that may not exist yet (an output: a summary),
+// and CheckWritable says beforehand whether it could.
 package atomicfile

@@ -54,20 +54,20 @@ func ParseAPK(r io.Reader) ([]Package, error) {
 // distroless's var/lib/dpkg/status.d/* files): RFC 822-style stanzas
 // separated by blank lines, "Field: value" lines, and continuation lines that
 // start with a space or a tab. A stanza is a package when it has a Package
-// field and, if it has a Status field, that status says "installed" (dpkg
-// keeps removed packages' stanzas as "deinstall ok config-files" or
-// "... not-installed"; distroless's files have no Status at all).
+// field and, if it has a Status field, that status says its files are on
+// disk (dpkg keeps removed packages' stanzas as "deinstall ok config-files"
+// or "... not-installed"; distroless's files have no Status at all).
 func ParseDpkgStatus(r io.Reader) ([]Package, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var ps []Package
-	var name, version, status string
+	var name, version, arch, status string
 	hasStatus := false
 	flush := func() {
 		if name != "" && (!hasStatus || installed(status)) {
-			ps = append(ps, Package{name, version})
+			ps = append(ps, Package{Name: name, Version: version, Arch: arch})
 		}
-		name, version, status, hasStatus = "", "", "", false
+		name, version, arch, status, hasStatus = "", "", "", "", false
 	}
 	for sc.Scan() {
 		line := strings.TrimSuffix(sc.Text(), "\r")
@@ -88,6 +88,8 @@ func ParseDpkgStatus(r io.Reader) ([]Package, error) {
 			name = v
 		case "version":
 			version = v
+		case "architecture":
+			arch = v
 		case "status":
 			status, hasStatus = v, true
 		}
@@ -100,11 +102,17 @@ func ParseDpkgStatus(r io.Reader) ([]Package, error) {
 }
 
 // installed reports whether a dpkg Status value ("want flag status", e.g.
-// "install ok installed") says the package is installed: its last word is
-// "installed" (not "not-installed", "config-files", "half-installed"...).
+// "install ok installed") says the package's files are on disk: every
+// status but "not-installed" and "config-files" (a removed package's) does,
+// "unpacked", "half-configured" and "triggers-pending" included, as Trivy
+// reads it.
 func installed(status string) bool {
 	f := strings.Fields(status)
-	return len(f) > 0 && f[len(f)-1] == "installed"
+	if len(f) == 0 {
+		return false
+	}
+	st := f[len(f)-1]
+	return st != "not-installed" && st != "config-files"
 }
 
 // parseDpkgFiles parses several status files (status.d's, in name order) as one.

@@ -2,6 +2,7 @@ package packages
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,11 @@ import (
 
 // The package databases, as paths inside an image's filesystem.
 const (
-	apkDB      = "lib/apk/db/installed"
+	apkDB = "lib/apk/db/installed"
+	// apkUsrDB is apk's database in a usr-merged image (Wolfi and
+	// Chainguard since 2025: lib is a symlink to usr/lib, and the layer
+	// holds the file under usr/lib).
+	apkUsrDB   = "usr/lib/apk/db/installed"
 	dpkgStatus = "var/lib/dpkg/status"
 	dpkgDir    = "var/lib/dpkg/status.d" // distroless: one file per package
 )
@@ -30,12 +35,23 @@ var rpmDBs = []string{
 // megabytes, a Debian or UBI base a few hundred.
 const DefaultBudget int64 = 1 << 30
 
+// maxDB bounds one package database file read into memory: a large
+// distro's dpkg status is a few megabytes.
+const maxDB = 64 << 20
+
+// DBSizeError says a package database file is larger than is read.
+type DBSizeError struct{ Path string }
+
+func (e *DBSizeError) Error() string {
+	return fmt.Sprintf("%s is more than %d bytes, the most read of a package database: attach an SBOM to the base to list its packages", e.Path, maxDB)
+}
+
 // BudgetError says an image's layers hold more bytes than the budget: its
 // packages were not read to the end.
 type BudgetError struct{ Budget int64 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("its layers hold more than %d bytes uncompressed, the budget for reading its package database: raise the budget or attach an SBOM to the base", e.Budget)
+	return fmt.Sprintf("its layers hold more than %d bytes uncompressed, the most read to find its package database: attach an SBOM to the base to list its packages", e.Budget)
 }
 
 // LayerFiles is what one layer does to the package databases: the files it
@@ -80,6 +96,13 @@ func ScanLayer(r io.Reader, budget int64) (*LayerFiles, error) {
 			continue
 		}
 		if !isDB(p) {
+			// A symlink (or a file) where a directory holding a database was
+			// (a usr-merge's lib -> usr/lib): what the layers below put under
+			// it is gone; a database written through the link is in the
+			// layer under its real path.
+			if h.Typeflag != tar.TypeDir && relevantDir(p) && p != "" {
+				lf.Removed = append(lf.Removed, p)
+			}
 			continue
 		}
 		switch {
@@ -92,9 +115,12 @@ func ScanLayer(r io.Reader, budget int64) (*LayerFiles, error) {
 		case isRPM(p):
 			lf.Set[p] = nil
 		default:
-			b, err := io.ReadAll(tr)
+			b, err := io.ReadAll(io.LimitReader(tr, maxDB+1))
 			if err != nil {
 				return nil, overBudget(cr, fmt.Errorf("reading %s: %w", p, err))
+			}
+			if len(b) > maxDB {
+				return nil, &DBSizeError{Path: "/" + p}
 			}
 			lf.Set[p] = b
 		}
@@ -130,7 +156,7 @@ func isRPM(p string) bool {
 }
 
 func isDB(p string) bool {
-	if p == apkDB || p == dpkgStatus || isRPM(p) {
+	if p == apkDB || p == apkUsrDB || p == dpkgStatus || isRPM(p) {
 		return true
 	}
 	d, f := path.Split(p)
@@ -143,7 +169,7 @@ func relevantDir(dir string) bool {
 	if dir == "" || dir == "." {
 		return true
 	}
-	for _, db := range append([]string{apkDB, dpkgStatus, dpkgDir}, rpmDBs...) {
+	for _, db := range append([]string{apkDB, apkUsrDB, dpkgStatus, dpkgDir}, rpmDBs...) {
 		if db == dir || strings.HasPrefix(db, dir+"/") {
 			return true
 		}
@@ -207,15 +233,18 @@ func (fs *FS) Apply(lf *LayerFiles) {
 	}
 }
 
-// List parses the databases left: apk's, else dpkg's (status and status.d
+// List parses the databases left: apk's (/usr/lib/apk/db/installed, else
+// /lib/apk/db/installed), else dpkg's (status and status.d
 // together), else says an rpm database or none was found.
 func (fs *FS) List() (List, error) {
-	if b, ok := fs.files[apkDB]; ok {
-		ps, err := ParseAPK(strings.NewReader(string(b)))
-		if err != nil {
-			return List{}, fmt.Errorf("/%s: %w", apkDB, err)
+	for _, db := range []string{apkUsrDB, apkDB} { // usr-merged first: lib is then a link to it
+		if b, ok := fs.files[db]; ok {
+			ps, err := ParseAPK(bytes.NewReader(b))
+			if err != nil {
+				return List{}, fmt.Errorf("/%s: %w", db, err)
+			}
+			return List{Source: APK, Where: "/" + db, Packages: ps}, nil
 		}
-		return List{Source: APK, Where: "/" + apkDB, Packages: ps}, nil
 	}
 	var names []string
 	for p := range fs.files {

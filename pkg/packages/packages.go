@@ -9,6 +9,11 @@ import (
 type Package struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Arch is the package's architecture where the list says it (dpkg's
+	// Architecture field, a purl's arch qualifier). It is shown only for a
+	// name installed more than once (dpkg's multi-arch libc6:amd64 and
+	// libc6:i386), to say which of them moved.
+	Arch string `json:"arch,omitempty"`
 }
 
 // Source says where a List came from.
@@ -33,6 +38,9 @@ type List struct {
 	// Unknown says why the packages could not be listed (no database, an rpm
 	// database); empty when they were.
 	Unknown string `json:"unknown,omitempty"`
+	// SBOMError says why the SBOM attached to the image could not be read,
+	// when it could not: the list is then its layers'.
+	SBOMError string `json:"sbomError,omitempty"`
 }
 
 // Known reports whether l lists the image's packages.
@@ -43,7 +51,10 @@ func sortPackages(ps []Package) []Package {
 		if ps[i].Name != ps[j].Name {
 			return ps[i].Name < ps[j].Name
 		}
-		return ps[i].Version < ps[j].Version
+		if ps[i].Version != ps[j].Version {
+			return ps[i].Version < ps[j].Version
+		}
+		return ps[i].Arch < ps[j].Arch
 	})
 	// Drop exact duplicates (an SBOM listing a package twice).
 	out := ps[:0]
@@ -58,14 +69,22 @@ func sortPackages(ps []Package) []Package {
 
 // versions maps each name to its versions, joined with ", " (a name can be
 // installed twice: dpkg's multi-arch libc6:amd64 and libc6:i386 are both
-// "libc6" in an SBOM).
+// "libc6"). A name installed more than once has each version followed by
+// its architecture, when known: "2.36-9 (amd64), 2.36-8 (i386)".
 func versions(ps []Package) map[string]string {
-	m := map[string][]string{}
+	m := map[string][]Package{}
 	for _, p := range ps {
-		m[p.Name] = append(m[p.Name], p.Version)
+		m[p.Name] = append(m[p.Name], p)
 	}
 	out := make(map[string]string, len(m))
-	for n, vs := range m {
+	for n, same := range m {
+		vs := make([]string, len(same))
+		for i, p := range same {
+			vs[i] = p.Version
+			if len(same) > 1 && p.Arch != "" {
+				vs[i] += " (" + p.Arch + ")"
+			}
+		}
 		sort.Strings(vs)
 		out[n] = strings.Join(vs, ", ")
 	}
@@ -98,14 +117,14 @@ func Diff(old, new []Package) Changes {
 		ov, ok := o[name]
 		switch {
 		case !ok:
-			c.Added = append(c.Added, Package{name, nv})
+			c.Added = append(c.Added, Package{Name: name, Version: nv})
 		case ov != nv:
 			c.Upgraded = append(c.Upgraded, Change{name, ov, nv})
 		}
 	}
 	for name, ov := range o {
 		if _, ok := n[name]; !ok {
-			c.Removed = append(c.Removed, Package{name, ov})
+			c.Removed = append(c.Removed, Package{Name: name, Version: ov})
 		}
 	}
 	sort.Slice(c.Upgraded, func(i, j int) bool { return c.Upgraded[i].Name < c.Upgraded[j].Name })

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -26,7 +27,7 @@ func TestParseAPK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
+	want := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "libcrypto3", Version: "3.3.1-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.1-r0"}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v\nwant %v", ps, want)
 	}
@@ -37,7 +38,7 @@ func TestParseAPKWithoutTrailingBlankLineOrCR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"a", "1-r0"}, {"b", "2-r1"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "a", Version: "1-r0"}, {Name: "b", Version: "2-r1"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 }
@@ -50,7 +51,7 @@ func TestParseDpkgStatus(t *testing.T) {
 	// libfoo-removed (deinstall ok config-files) and libgone (not-installed)
 	// are not installed; the continuation lines of Conffiles and
 	// Description are no fields.
-	want := []Package{{"base-files", "12.4+deb12u6"}, {"libssl3", "3.0.11-1~deb12u2"}, {"tzdata", "2024a-0+deb12u1"}}
+	want := []Package{{Name: "base-files", Version: "12.4+deb12u6", Arch: "amd64"}, {Name: "libssl3", Version: "3.0.11-1~deb12u2", Arch: "amd64"}, {Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}}
 	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v\nwant %v", ps, want)
 	}
@@ -63,7 +64,7 @@ func TestParseDpkgContinuationLookingLikeAField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"a", "1"}}; !reflect.DeepEqual(ps, want) {
+	if want := []Package{{Name: "a", Version: "1"}}; !reflect.DeepEqual(ps, want) {
 		t.Errorf("got %v, want %v", ps, want)
 	}
 }
@@ -146,7 +147,7 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh.libssl3"}),
 		},
-		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a whiteout of the directory removes all its files",
 		layers: [][]byte{
@@ -160,7 +161,7 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/libssl3", body: ssl}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/.wh..wh..opq"}, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 		},
-		want: []Package{{"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a file put back above its whiteout counts",
 		layers: [][]byte{
@@ -168,14 +169,14 @@ func TestLayersWhiteouts(t *testing.T) {
 			tarOf(t, entry{name: "var/lib/dpkg/.wh.status"}),
 			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: only\nStatus: install ok installed\nVersion: 1\n"}),
 		},
-		want: []Package{{"only", "1"}},
+		want: []Package{{Name: "only", Version: "1"}},
 	}, {
 		name: "status and status.d together",
 		layers: [][]byte{
 			tarOf(t, entry{name: "var/lib/dpkg/status", body: "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"}),
 			tarOf(t, entry{name: "var/lib/dpkg/status.d/tzdata", body: tz}),
 		},
-		want: []Package{{"base-files", "12.4"}, {"tzdata", "2024a-0+deb12u1"}},
+		want: []Package{{Name: "base-files", Version: "12.4"}, {Name: "tzdata", Version: "2024a-0+deb12u1", Arch: "all"}},
 	}, {
 		name: "a symlink over the database removes it",
 		layers: [][]byte{
@@ -217,7 +218,7 @@ func TestScanLayerBudget(t *testing.T) {
 	if !errors.As(err, &be) || be.Budget != 4096 {
 		t.Fatalf("err %v, want a BudgetError of 4096", err)
 	}
-	if want := "its layers hold more than 4096 bytes uncompressed, the budget for reading its package database: raise the budget or attach an SBOM to the base"; err.Error() != want {
+	if want := "its layers hold more than 4096 bytes uncompressed, the most read to find its package database: attach an SBOM to the base to list its packages"; err.Error() != want {
 		t.Errorf("error %q\nwant  %q", err, want)
 	}
 	lf, err := ScanLayer(bytes.NewReader(layer), int64(len(layer)))
@@ -246,14 +247,14 @@ func TestParseSBOMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.2-r0"}, {"wolfi", "20230201"}}; l.Source != SPDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []Package{{Name: "glibc", Version: "2.40-r1"}, {Name: "openssl", Version: "3.3.2-r0", Arch: "x86_64"}, {Name: "wolfi", Version: "20230201"}}; l.Source != SPDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("SPDX: %s %v, want %v", l.Source, l.Packages, want)
 	}
 	l, err = ParseSBOM([]byte(cdxDoc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Package{{"libcrypto", "3.0.15"}, {"libssl3", "3.0.15-1~deb12u1"}, {"tzdata", "2024a-0+deb12u1"}}; l.Source != CycloneDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []Package{{Name: "libcrypto", Version: "3.0.15"}, {Name: "libssl3", Version: "3.0.15-1~deb12u1", Arch: "amd64"}, {Name: "tzdata", Version: "2024a-0+deb12u1"}}; l.Source != CycloneDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("CycloneDX: %s %v, want %v", l.Source, l.Packages, want)
 	}
 	if _, err := ParseSBOM([]byte(`{"kind":"Deployment"}`)); err == nil || err.Error() != "SBOM: neither SPDX (spdxVersion) nor CycloneDX (bomFormat) JSON" {
@@ -287,18 +288,127 @@ func TestParseAttestation(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	old := []Package{{"busybox", "1.36.1-r29"}, {"libcrypto3", "3.3.1-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.1-r0"}}
-	new := []Package{{"busybox", "1.36.1-r29"}, {"ca-certificates-bundle", "20240705-r0"}, {"musl", "1.2.5-r0"}, {"openssl", "3.3.2-r0"}}
+	old := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "libcrypto3", Version: "3.3.1-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.1-r0"}}
+	new := []Package{{Name: "busybox", Version: "1.36.1-r29"}, {Name: "ca-certificates-bundle", Version: "20240705-r0"}, {Name: "musl", Version: "1.2.5-r0"}, {Name: "openssl", Version: "3.3.2-r0"}}
 	got := Diff(old, new)
 	want := Changes{
 		Upgraded: []Change{{"openssl", "3.3.1-r0", "3.3.2-r0"}},
-		Added:    []Package{{"ca-certificates-bundle", "20240705-r0"}},
-		Removed:  []Package{{"libcrypto3", "3.3.1-r0"}},
+		Added:    []Package{{Name: "ca-certificates-bundle", Version: "20240705-r0"}},
+		Removed:  []Package{{Name: "libcrypto3", Version: "3.3.1-r0"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	if !Diff(old, old).Empty() {
 		t.Error("a list against itself: changes")
+	}
+}
+
+// TestLayersUsrMergedAPK: Wolfi and Chainguard bases are usr-merged (lib ->
+// usr/lib): apk's database is at usr/lib/apk/db/installed.
+func TestLayersUsrMergedAPK(t *testing.T) {
+	apk := string(readFile(t, "apk-installed-3.20"))
+	l := listOf(t, tarOf(t,
+		entry{name: "usr/lib/apk/db/installed", body: apk},
+		entry{name: "lib", body: "usr/lib", typ: tar.TypeSymlink}))
+	if l.Source != APK || l.Where != "/usr/lib/apk/db/installed" || versions(l.Packages)["openssl"] != "3.3.1-r0" {
+		t.Errorf("usr-merged: %s at %q, openssl %q", l.Source, l.Where, versions(l.Packages)["openssl"])
+	}
+	// A base that moved to the usr-merge: the old /lib database is gone
+	// under the link, the new one is read.
+	upgraded := strings.Replace(apk, "P:openssl\nV:3.3.1-r0", "P:openssl\nV:3.3.2-r0", 1)
+	l = listOf(t,
+		tarOf(t, entry{name: "lib/apk/db/installed", body: apk}),
+		tarOf(t, entry{name: "lib", body: "usr/lib", typ: tar.TypeSymlink}, entry{name: "usr/lib/apk/db/installed", body: upgraded}))
+	if l.Where != "/usr/lib/apk/db/installed" || versions(l.Packages)["openssl"] != "3.3.2-r0" {
+		t.Errorf("moved to usr-merge: at %q, openssl %q", l.Where, versions(l.Packages)["openssl"])
+	}
+}
+
+// TestParseDpkgUnpackedIsInstalled: a package unpacked but not configured
+// (or awaiting triggers) has its files on disk; only a removed one's stanza
+// (not-installed, config-files) is not a package.
+func TestParseDpkgUnpackedIsInstalled(t *testing.T) {
+	in := "Package: a\nStatus: install ok unpacked\nVersion: 1\n\n" +
+		"Package: b\nStatus: install ok half-configured\nVersion: 2\n\n" +
+		"Package: c\nStatus: install ok triggers-pending\nVersion: 3\n\n" +
+		"Package: d\nStatus: deinstall ok config-files\nVersion: 4\n\n" +
+		"Package: e\nStatus: purge ok not-installed\nVersion: 5\n\n" +
+		"Package: f\nStatus: install ok installed\nVersion: 6\n"
+	ps, err := ParseDpkgStatus(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{Name: "a", Version: "1"}, {Name: "b", Version: "2"}, {Name: "c", Version: "3"}, {Name: "f", Version: "6"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+}
+
+// TestScanLayerDatabaseTooLarge: a database file is read into memory, so it
+// is bounded on its own, whatever the budget.
+func TestScanLayerDatabaseTooLarge(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: maxDB + 1, Typeflag: tar.TypeReg})
+		io.CopyN(tw, zeros{}, maxDB+1)
+		pw.CloseWithError(tw.Close())
+	}()
+	_, err := ScanLayer(pr, 0)
+	pr.Close()
+	if want := "/var/lib/dpkg/status is more than 67108864 bytes, the most read of a package database: attach an SBOM to the base to list its packages"; err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestParseSPDXApkoImagePackages: apko's SBOMs describe the image and its
+// layer as packages named sha256:... with a pkg:oci purl (apko's
+// layer-with-digest.spdx.json); they are not installed packages, or every
+// base move would list them as changed.
+func TestParseSPDXApkoImagePackages(t *testing.T) {
+	doc := `{"SPDXID":"SPDXRef-DOCUMENT","spdxVersion":"SPDX-2.3","documentDescribes":["SPDXRef-Package-sha256-abc123def456"],
+"packages":[
+ {"SPDXID":"SPDXRef-Package-sha256-abc123def456","name":"sha256:abc123def456","versionInfo":"sha256:abc123def456",
+  "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceLocator":"pkg:oci/image@sha256%3Aabc123def456?mediaType=\u0026os=linux","referenceType":"purl"}]},
+ {"SPDXID":"SPDXRef-Package-layer","name":"sha256:0f0f","versionInfo":"sha256:0f0f",
+  "externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceLocator":"pkg:oci/image@sha256%3A0f0f","referenceType":"purl"}]},
+ {"SPDXID":"SPDXRef-Package-described-by-relationship","name":"the-image","versionInfo":"1"},
+ {"SPDXID":"SPDXRef-Package-libattr1-2.5.1-r2","name":"libattr1","versionInfo":"2.5.1-r2",
+  "externalRefs":[{"referenceCategory":"PACKAGE_MANAGER","referenceLocator":"pkg:apk/wolfi/libattr1@2.5.1-r2?arch=x86_64","referenceType":"purl"}]}],
+"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-Package-described-by-relationship"}]}`
+	ps, err := ParseSPDX([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Package{{Name: "libattr1", Version: "2.5.1-r2", Arch: "x86_64"}}; !reflect.DeepEqual(ps, want) {
+		t.Errorf("got %v, want %v", ps, want)
+	}
+	cdx := `{"bomFormat":"CycloneDX","components":[{"type":"library","name":"sha256:0f0f","version":"sha256:0f0f","purl":"pkg:oci/image@sha256%3A0f0f"},{"type":"library","name":"zlib","version":"1.3.1-r0"}]}`
+	if ps, err = ParseCycloneDX([]byte(cdx)); err != nil || !reflect.DeepEqual(ps, []Package{{Name: "zlib", Version: "1.3.1-r0"}}) {
+		t.Errorf("CycloneDX: %v %v", ps, err)
+	}
+}
+
+// TestDiffMultiArch: libc6 installed for two architectures, one of them
+// upgraded: the change says which.
+func TestDiffMultiArch(t *testing.T) {
+	in := func(amd64, i386 string) []Package {
+		ps, err := ParseDpkgStatus(strings.NewReader(
+			"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: " + amd64 + "\n\n" +
+				"Package: libc6\nStatus: install ok installed\nArchitecture: i386\nVersion: " + i386 + "\n\n" +
+				"Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	got := Diff(in("2.36-9", "2.36-8"), in("2.36-9+deb12u7", "2.36-8"))
+	want := Changes{Upgraded: []Change{{Name: "libc6", Old: "2.36-8 (i386), 2.36-9 (amd64)", New: "2.36-8 (i386), 2.36-9+deb12u7 (amd64)"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }

@@ -6,16 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rebasekit/rebasekit/pkg/registry"
+	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
 // SBOM media and artifact types, as syft, cosign attach sbom and the OCI
@@ -33,9 +30,13 @@ const maxSBOM = 64 << 20
 
 // Reader lists the packages of images in registries, each image once and
 // each layer blob once however many images share it: it is meant to live for
-// one run. It is safe for concurrent use.
+// one run. It reads through the run's store (the engine's registry client:
+// its bound on requests in flight, its retries, its plain-HTTP guard, its
+// digest checks), so a summary costs the registries what the run's other
+// reads cost. It is safe for concurrent use.
 type Reader struct {
-	opts   []remote.Option
+	src    store.Source
+	dst    store.Destination
 	budget int64
 
 	mu     sync.Mutex
@@ -43,14 +44,16 @@ type Reader struct {
 	layers map[string]*once[*LayerFiles]
 }
 
-// NewReader returns a Reader that reads with opts (the run's keychain and
-// transport) and reads at most budget uncompressed layer bytes per image
-// (0: DefaultBudget).
-func NewReader(budget int64, opts ...remote.Option) *Reader {
+// NewReader returns a Reader that reads manifests and blobs from src and
+// asks dst (opened for reading only) what refers to an image, for the
+// SBOMs attached as OCI referrers; dst nil reads cosign's tags alone. It
+// reads at most budget uncompressed layer bytes per image (0:
+// DefaultBudget). A *registry.Client is both.
+func NewReader(src store.Source, dst store.Destination, budget int64) *Reader {
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	return &Reader{opts: opts, budget: budget, images: map[string]*once[List]{}, layers: map[string]*once[*LayerFiles]{}}
+	return &Reader{src: src, dst: dst, budget: budget, images: map[string]*once[List]{}, layers: map[string]*once[*LayerFiles]{}}
 }
 
 type once[V any] struct {
@@ -77,24 +80,29 @@ func do[V any](mu *sync.Mutex, m map[string]*once[V], key string, f func() (V, e
 
 // Image lists the packages of the image ref (a platform's manifest, by
 // digest): from an SBOM attached to it when there is one, else from its
-// layers. A List that says its packages are unknown is not an error; an
-// error is a registry's or a broken database's.
+// layers. An SBOM that cannot be read is no reason to know nothing: the
+// layers are read, and the List says why the SBOM was not used
+// (SBOMError). A List that says its packages are unknown is not an error;
+// an error is a registry's or a broken database's.
 func (r *Reader) Image(ctx context.Context, ref name.Digest) (List, error) {
 	return do(&r.mu, r.images, ref.String(), func() (List, error) {
-		opts := append(append([]remote.Option(nil), r.opts...), remote.WithContext(ctx))
-		l, ok, err := sbom(ref, opts)
-		if err != nil {
-			return List{}, fmt.Errorf("reading the SBOM attached to %s: %w", ref, err)
-		}
-		if ok {
+		l, ok, err := r.sbom(ctx, ref)
+		if err == nil && ok {
 			return l, nil
 		}
-		return r.fromLayers(ctx, ref, opts)
+		if ctx.Err() != nil {
+			return List{}, ctx.Err()
+		}
+		l, lerr := r.fromLayers(ctx, ref)
+		if err != nil {
+			l.SBOMError = fmt.Sprintf("reading the SBOM attached to %s: %v", ref, err)
+		}
+		return l, lerr
 	})
 }
 
-func (r *Reader) fromLayers(ctx context.Context, ref name.Digest, opts []remote.Option) (List, error) {
-	desc, err := remote.Get(ref, opts...)
+func (r *Reader) fromLayers(ctx context.Context, ref name.Digest) (List, error) {
+	raw, desc, err := r.src.Manifest(ctx, ref)
 	if err != nil {
 		return List{}, err
 	}
@@ -102,18 +110,22 @@ func (r *Reader) fromLayers(ctx context.Context, ref name.Digest, opts []remote.
 		return List{}, fmt.Errorf("%s is an index: name one platform's manifest", ref)
 	}
 	var m v1.Manifest
-	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return List{}, fmt.Errorf("%s: its manifest: %w", ref, err)
 	}
 	var fs FS
 	spent := int64(0)
 	for _, l := range m.Layers {
 		lf, err := do(&r.mu, r.layers, ref.Context().RegistryStr()+"|"+l.Digest.String(), func() (*LayerFiles, error) {
-			return r.layer(ref.Context().Digest(l.Digest.String()), opts)
+			return r.layer(ctx, ref.Context().Digest(l.Digest.String()))
 		})
 		var be *BudgetError
 		if errors.As(err, &be) {
 			return List{Unknown: be.Error()}, nil
+		}
+		var se *DBSizeError
+		if errors.As(err, &se) {
+			return List{Unknown: se.Error()}, nil
 		}
 		if err != nil {
 			return List{}, fmt.Errorf("layer %s of %s: %w", l.Digest, ref, err)
@@ -128,8 +140,8 @@ func (r *Reader) fromLayers(ctx context.Context, ref name.Digest, opts []remote.
 
 // layer streams one layer blob (its digest checked as it is read) and keeps
 // its package databases.
-func (r *Reader) layer(ref name.Digest, opts []remote.Option) (*LayerFiles, error) {
-	l, err := remote.Layer(ref, opts...)
+func (r *Reader) layer(ctx context.Context, ref name.Digest) (*LayerFiles, error) {
+	l, err := r.src.Layer(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +155,9 @@ func (r *Reader) layer(ref name.Digest, opts []remote.Option) (*LayerFiles, erro
 
 // sbom looks for an SBOM attached to ref: a cosign attestation
 // (sha256-<hex>.att) with an SBOM predicate, a cosign SBOM
-// (sha256-<hex>.sbom), then an OCI referrer of an SBOM artifact type.
-func sbom(ref name.Digest, opts []remote.Option) (List, bool, error) {
+// (sha256-<hex>.sbom), then an OCI referrer of an SBOM artifact type (the
+// referrers API, else its fallback tag sha256-<hex>).
+func (r *Reader) sbom(ctx context.Context, ref name.Digest) (List, bool, error) {
 	h, err := v1.NewHash(ref.DigestStr())
 	if err != nil {
 		return List{}, false, err
@@ -152,27 +165,20 @@ func sbom(ref name.Digest, opts []remote.Option) (List, bool, error) {
 	tag := ref.Context().Tag(h.Algorithm + "-" + h.Hex)
 	for _, suffix := range []string{".att", ".sbom"} {
 		t := ref.Context().Tag(tag.TagStr() + suffix)
-		l, ok, err := fromArtifact(t, opts)
+		l, ok, err := r.fromArtifact(ctx, t)
 		if err != nil || ok {
 			return l, ok, err
 		}
 	}
-	idx, err := remote.Referrers(ref, opts...)
-	if err != nil {
-		if notFound(err) {
-			return List{}, false, nil
-		}
-		return List{}, false, err
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
+	im, err := r.referrers(ctx, ref.Context(), h, tag)
+	if err != nil || im == nil {
 		return List{}, false, err
 	}
 	for _, d := range im.Manifests {
-		if !sbomTypes[d.ArtifactType] && d.ArtifactType != string(types.MediaType("application/vnd.in-toto+json")) {
+		if !sbomTypes[d.ArtifactType] && d.ArtifactType != "application/vnd.in-toto+json" {
 			continue
 		}
-		l, ok, err := fromArtifact(ref.Context().Digest(d.Digest.String()), opts)
+		l, ok, err := r.fromArtifact(ctx, ref.Context().Digest(d.Digest.String()))
 		if err != nil || ok {
 			return l, ok, err
 		}
@@ -180,18 +186,48 @@ func sbom(ref name.Digest, opts []remote.Option) (List, bool, error) {
 	return List{}, false, nil
 }
 
+// referrers lists what refers to h in repo: the referrers API, else the
+// index its fallback tag names; nil when neither is there.
+func (r *Reader) referrers(ctx context.Context, repo name.Repository, h v1.Hash, fallback name.Tag) (*v1.IndexManifest, error) {
+	if r.dst != nil {
+		w, err := r.dst.Open(ctx, repo, repo, false)
+		if err != nil {
+			return nil, err
+		}
+		im, noAPI, err := w.Referrers(ctx, h)
+		if err != nil && !registry.IsNotFound(err) {
+			return nil, err
+		}
+		if err == nil && !noAPI {
+			return im, nil
+		}
+	}
+	raw, _, err := r.src.Manifest(ctx, fallback)
+	if registry.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: its referrers index: %w", fallback, err)
+	}
+	return im, nil
+}
+
 // fromArtifact reads the SBOM in the artifact manifest ref, if it has one:
 // the first layer that is an SBOM, or an attestation of one.
-func fromArtifact(ref name.Reference, opts []remote.Option) (List, bool, error) {
-	desc, err := remote.Get(ref, opts...)
+func (r *Reader) fromArtifact(ctx context.Context, ref name.Reference) (List, bool, error) {
+	raw, _, err := r.src.Manifest(ctx, ref)
 	if err != nil {
-		if notFound(err) {
+		if registry.IsNotFound(err) {
 			return List{}, false, nil
 		}
 		return List{}, false, err
 	}
 	var m v1.Manifest
-	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return List{}, false, fmt.Errorf("%s: its manifest: %w", ref, err)
 	}
 	for _, l := range m.Layers {
@@ -200,7 +236,13 @@ func fromArtifact(ref name.Reference, opts []remote.Option) (List, bool, error) 
 		if !(dsse && (pt == "" || IsSBOMPredicate(pt))) && !sbomTypes[string(l.MediaType)] {
 			continue
 		}
-		b, err := blob(ref.Context().Digest(l.Digest.String()), l.Size, opts)
+		if l.Size > maxSBOM {
+			return List{}, false, fmt.Errorf("%s: layer %s: %d bytes, more than the %d read of an SBOM", ref, l.Digest, l.Size, maxSBOM)
+		}
+		b, err := r.src.Blob(ctx, ref.Context().Digest(l.Digest.String()), maxSBOM+1)
+		if err == nil && len(b) > maxSBOM {
+			err = fmt.Errorf("more than the %d bytes read of an SBOM", maxSBOM)
+		}
 		if err != nil {
 			return List{}, false, fmt.Errorf("%s: layer %s: %w", ref, l.Digest, err)
 		}
@@ -220,42 +262,4 @@ func fromArtifact(ref name.Reference, opts []remote.Option) (List, bool, error) 
 		}
 	}
 	return List{}, false, nil
-}
-
-func blob(ref name.Digest, size int64, opts []remote.Option) ([]byte, error) {
-	if size > maxSBOM {
-		return nil, fmt.Errorf("%d bytes, more than the %d read of an SBOM", size, maxSBOM)
-	}
-	l, err := remote.Layer(ref, opts...)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed() // the digest is checked at the end of the stream
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(rc, maxSBOM+1)); err != nil {
-		return nil, err
-	}
-	if buf.Len() > maxSBOM {
-		return nil, fmt.Errorf("more than the %d bytes read of an SBOM", maxSBOM)
-	}
-	return buf.Bytes(), nil
-}
-
-func notFound(err error) bool {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		if te.StatusCode == http.StatusNotFound {
-			return true
-		}
-		for _, d := range te.Errors {
-			if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-				return true
-			}
-		}
-	}
-	return strings.Contains(err.Error(), "MANIFEST_UNKNOWN")
 }

@@ -52,7 +52,7 @@ func TestReaderReadsEachLayerOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Reset()
-	r := packages.NewReader(0)
+	r := newReader(t)
 	repo, _ := name.NewRepository(reg.Ref("debian"))
 	list := func(h v1.Hash) packages.List {
 		t.Helper()
@@ -102,11 +102,11 @@ func TestReaderTakesAnAttachedSBOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.Reset()
-	l, err := packages.NewReader(0).Image(ctx, ref)
+	l, err := newReader(t).Image(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []packages.Package{{"glibc", "2.40-r1"}, {"openssl", "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
+	if want := []packages.Package{{Name: "glibc", Version: "2.40-r1"}, {Name: "openssl", Version: "3.3.9-r0"}}; l.Source != packages.SPDX || !reflect.DeepEqual(l.Packages, want) {
 		t.Errorf("got %s %v, want the SBOM's %v", l.Source, l.Packages, want)
 	}
 	if want := ref.Context().Tag("sha256-" + plats[0].Hex + ".att").String(); l.Where != want {
@@ -130,7 +130,7 @@ func TestReaderBaseWithoutDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo, _ := name.NewRepository(reg.Ref("static"))
-	l, err := packages.NewReader(0).Image(ctx, repo.Digest(plats[1].String()))
+	l, err := newReader(t).Image(ctx, repo.Digest(plats[1].String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestReaderTakesAnSBOMReferrer(t *testing.T) {
 	if err := remote.Write(repo.Digest(d.String()), art); err != nil {
 		t.Fatal(err)
 	}
-	l, err := packages.NewReader(0).Image(ctx, ref)
+	l, err := newReader(t).Image(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,3 +178,76 @@ func TestReaderTakesAnSBOMReferrer(t *testing.T) {
 		t.Errorf("got %+v, want the referrer's %v", l, want)
 	}
 }
+
+// TestReaderFallsBackWhenTheSBOMIsBroken: an SBOM that cannot be read is no
+// reason to know nothing of the base: its layers are read, and the list says
+// why the SBOM was not used.
+func TestReaderFallsBackWhenTheSBOMIsBroken(t *testing.T) {
+	reg := rebasetest.NewRegistry()
+	defer reg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, plats, err := packagestest.PushBase(ctx, reg.Ref("wolfi:v1"), "v1", []map[string]string{
+		{"usr/lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Ref("wolfi"))
+	ref := repo.Digest(plats[0].String())
+	if err := packagestest.AttachSBOM(ctx, ref, []byte(`{"kind":"Deployment"}`)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := newReader(t).Image(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []packages.Package{{Name: "openssl", Version: "3.3.1-r0"}}; l.Source != packages.APK || !reflect.DeepEqual(l.Packages, want) {
+		t.Errorf("got %s %v, want the layers' %v", l.Source, l.Packages, want)
+	}
+	att := repo.Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + ".att")
+	if want := "reading the SBOM attached to " + ref.String() + ": " + att.String() + ": the attestation's https://spdx.dev/Document predicate: SBOM: neither SPDX (spdxVersion) nor CycloneDX (bomFormat) JSON"; l.SBOMError != want {
+		t.Errorf("SBOMError %q\nwant       %q", l.SBOMError, want)
+	}
+}
+
+// TestReaderErrorMessages: the exact text of what the Reader says of an
+// index named instead of a platform's manifest, and of an SBOM too large to
+// read (the layers are read instead).
+func TestReaderErrorMessages(t *testing.T) {
+	reg := rebasetest.NewRegistry()
+	defer reg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	idx, plats, err := packagestest.PushBase(ctx, reg.Ref("wolfi:v1"), "v1", []map[string]string{
+		{"lib/apk/db/installed": packagestest.APKInstalled(pkg("openssl", "3.3.1-r0"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Ref("wolfi"))
+	r := newReader(t)
+	if _, err := r.Image(ctx, repo.Digest(idx.String())); err == nil || err.Error() != repo.Digest(idx.String()).String()+" is an index: name one platform's manifest" {
+		t.Errorf("an index: %v", err)
+	}
+	// An attestation whose layer says it is larger than an SBOM is read.
+	ref := repo.Digest(plats[0].String())
+	att := repo.Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + ".att")
+	big := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
+	m := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},` +
+		`"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","digest":"` + big.String() + `","size":67108865,"annotations":{"predicateType":"https://spdx.dev/Document"}}]}`
+	if err := remote.Put(att, rawManifest(m), remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Image(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "reading the SBOM attached to " + ref.String() + ": " + att.String() + ": layer " + big.String() + ": 67108865 bytes, more than the 67108864 read of an SBOM"; l.SBOMError != want || l.Source != packages.APK {
+		t.Errorf("SBOMError %q\nwant       %q (source %s)", l.SBOMError, want, l.Source)
+	}
+}
+
+// rawManifest is a manifest pushed as it is written.
+type rawManifest string
+
+func (m rawManifest) RawManifest() ([]byte, error)        { return []byte(m), nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }

@@ -5,20 +5,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
 // ParseSPDX reads the packages of an SPDX JSON document: packages[].name
-// and versionInfo. The package that describes the container image itself
-// (primaryPackagePurpose CONTAINER) is not one of its packages.
+// and versionInfo. What describes the image rather than what is installed
+// in it is not one of its packages: the document's described elements
+// (documentDescribes, or DESCRIBES relationships of the document), a
+// package whose primaryPackagePurpose is CONTAINER, and one whose purl is
+// pkg:oci (apko's image and layer packages, named sha256:...; without this
+// every base move would list them as changed).
 func ParseSPDX(b []byte) ([]Package, error) {
 	var doc struct {
-		SPDXVersion string `json:"spdxVersion"`
+		SPDXVersion string   `json:"spdxVersion"`
+		SPDXID      string   `json:"SPDXID"`
+		Describes   []string `json:"documentDescribes"`
 		Packages    []struct {
-			Name    string `json:"name"`
-			Version string `json:"versionInfo"`
-			Purpose string `json:"primaryPackagePurpose"`
+			ID           string `json:"SPDXID"`
+			Name         string `json:"name"`
+			Version      string `json:"versionInfo"`
+			Purpose      string `json:"primaryPackagePurpose"`
+			ExternalRefs []struct {
+				Type    string `json:"referenceType"`
+				Locator string `json:"referenceLocator"`
+			} `json:"externalRefs"`
 		} `json:"packages"`
+		Relationships []struct {
+			Element string `json:"spdxElementId"`
+			Type    string `json:"relationshipType"`
+			Related string `json:"relatedSpdxElement"`
+		} `json:"relationships"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("SPDX JSON: %w", err)
@@ -26,26 +43,73 @@ func ParseSPDX(b []byte) ([]Package, error) {
 	if doc.SPDXVersion == "" {
 		return nil, errors.New("SPDX JSON: no spdxVersion: not an SPDX document")
 	}
+	described := map[string]bool{}
+	for _, id := range doc.Describes {
+		described[id] = true
+	}
+	docID := doc.SPDXID
+	if docID == "" {
+		docID = "SPDXRef-DOCUMENT"
+	}
+	for _, r := range doc.Relationships {
+		switch {
+		case r.Element == docID && r.Type == "DESCRIBES":
+			described[r.Related] = true
+		case r.Related == docID && r.Type == "DESCRIBED_BY":
+			described[r.Element] = true
+		}
+	}
 	var ps []Package
 	for _, p := range doc.Packages {
-		if p.Name == "" || p.Purpose == "CONTAINER" {
+		if p.Name == "" || p.Purpose == "CONTAINER" || (p.ID != "" && described[p.ID]) {
 			continue
 		}
-		ps = append(ps, Package{p.Name, p.Version})
+		oci, arch := false, ""
+		for _, r := range p.ExternalRefs {
+			if r.Type == "purl" {
+				oci = oci || isOCIPurl(r.Locator)
+				arch = purlArch(r.Locator)
+			}
+		}
+		if oci {
+			continue
+		}
+		ps = append(ps, Package{Name: p.Name, Version: p.Version, Arch: arch})
 	}
 	return sortPackages(ps), nil
+}
+
+// isOCIPurl reports whether a purl names an OCI artifact (an image or one
+// of its layers), not a package.
+func isOCIPurl(purl string) bool { return strings.HasPrefix(purl, "pkg:oci/") }
+
+// purlArch is a purl's arch qualifier ("pkg:deb/debian/libc6@2.36-9?arch=amd64"
+// is amd64), or "".
+func purlArch(purl string) string {
+	_, q, ok := strings.Cut(purl, "?")
+	if !ok {
+		return ""
+	}
+	q, _, _ = strings.Cut(q, "#")
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return ""
+	}
+	return v.Get("arch")
 }
 
 type cdxComponent struct {
 	Name       string         `json:"name"`
 	Version    string         `json:"version"`
 	Type       string         `json:"type"`
+	Purl       string         `json:"purl"`
 	Components []cdxComponent `json:"components"`
 }
 
 // ParseCycloneDX reads the packages of a CycloneDX JSON document:
-// components[].name and version, nested components included; the image
-// itself (a component of type container) is not one of its packages.
+// components[].name and version, nested components included. The image
+// (metadata.component, not read; a component of type container or with a
+// pkg:oci purl) and files are not packages.
 func ParseCycloneDX(b []byte) ([]Package, error) {
 	var doc struct {
 		BOMFormat  string         `json:"bomFormat"`
@@ -64,8 +128,8 @@ func ParseCycloneDX(b []byte) ([]Package, error) {
 			return
 		}
 		for _, c := range cs {
-			if c.Name != "" && c.Type != "container" && c.Type != "file" {
-				ps = append(ps, Package{c.Name, c.Version})
+			if c.Name != "" && c.Type != "container" && c.Type != "file" && !isOCIPurl(c.Purl) {
+				ps = append(ps, Package{Name: c.Name, Version: c.Version, Arch: purlArch(c.Purl)})
 			}
 			walk(c.Components, depth+1)
 		}

@@ -99,6 +99,13 @@ func New(opts ...Option) (*Rebaser, error) {
 	return r, nil
 }
 
+// Source and Destination are where the Rebaser reads and writes images: its
+// one registry client (one bound on requests in flight per registry, one
+// retry policy, plain HTTP refused beyond loopback). What else a run reads
+// (the bases' packages, for a summary) reads through them too.
+func (r *Rebaser) Source() store.Source           { return r.src }
+func (r *Rebaser) Destination() store.Destination { return r.dst }
+
 // Rebase rebases the image named by ref (a tag, a digest or both): Plan,
 // then Write unless dry run is on. The Result's Output is the line to print:
 // the rebased image pinned by digest, spelled like the input, or the input

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/packages"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -32,6 +35,7 @@ type Rebase struct {
 	Insecure bool
 
 	mu     sync.Mutex
+	dryRun bool
 	groups map[string]*group
 	order  []string
 	failed []Failure
@@ -79,6 +83,11 @@ type group struct {
 
 // Add records a line's result; call it for every line, in input order.
 func (s *Rebase) Add(line int, res rebase.Result) {
+	if res.DryRun {
+		s.mu.Lock()
+		s.dryRun = true
+		s.mu.Unlock()
+	}
 	switch res.Action {
 	case rebase.Failed:
 		s.mu.Lock()
@@ -172,9 +181,15 @@ func (s *Rebase) list(ctx context.Context, repo, digest string) packages.List {
 	if s.Insecure {
 		opts = append(opts, name.Insecure)
 	}
-	ref, err := name.NewDigest(repo+"@"+digest, opts...)
+	// As the engine parses: a loopback registry (localhost, 127.0.0.2,
+	// LOCALHOST:5000) is spoken to in plain HTTP.
+	r, err := registry.ParseReference(repo+"@"+digest, opts...)
 	if err != nil {
-		return packages.List{Unknown: err.Error()}
+		return packages.List{Unknown: oneLine(err.Error())}
+	}
+	ref, ok := r.(name.Digest)
+	if !ok {
+		return packages.List{Unknown: fmt.Sprintf("%s is not a digest", digest)}
 	}
 	l, err := s.Packages.Image(ctx, ref)
 	if err != nil {
@@ -198,6 +213,14 @@ func repoOf(ref string) string {
 	return r.Context().Name()
 }
 
+// DryRun reports whether the images were rebased in a dry run (nothing
+// pushed): the summary says "would".
+func (s *Rebase) DryRun() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dryRun
+}
+
 // Failures are the lines that failed, in input order.
 func (s *Rebase) Failures() []Failure {
 	s.mu.Lock()
@@ -208,8 +231,13 @@ func (s *Rebase) Failures() []Failure {
 }
 
 // WriteMarkdown writes the summary: a section per base that moved, the
-// failed lines, the counts.
-func WriteMarkdown(w io.Writer, bases []Base, failed []Failure, sum linestream.Summary) error {
+// failed lines, the counts. dryRun says the run pushed nothing: the images
+// would be rebased.
+func WriteMarkdown(w io.Writer, bases []Base, failed []Failure, sum linestream.Summary, dryRun bool) error {
+	onto, counts := "Images rebased onto it", sum.String()
+	if dryRun {
+		onto, counts = "Images that would be rebased onto it", sum.DryRunString()
+	}
 	var b strings.Builder
 	b.WriteString("# Rebase summary\n\n")
 	if len(bases) == 0 {
@@ -219,11 +247,11 @@ func WriteMarkdown(w io.Writer, bases []Base, failed []Failure, sum linestream.S
 		fmt.Fprintf(&b, "## Base %s\n\n", code(base.Name))
 		b.WriteString("| Platform | Old base | New base |\n|---|---|---|\n")
 		for _, p := range base.Platforms {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Platform, code(p.Old), code(p.New))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", escape(p.Platform), cellCode(p.Old), cellCode(p.New))
 		}
 		b.WriteString("\n")
 		writePackages(&b, base.Platforms)
-		fmt.Fprintf(&b, "Images rebased onto it (%d):\n\n", len(base.Images))
+		fmt.Fprintf(&b, "%s (%d):\n\n", onto, len(base.Images))
 		for _, im := range base.Images {
 			fmt.Fprintf(&b, "- %s: %s -> %s, %s\n", code(im.Ref), code(im.Digest), code(im.NewDigest), im.Signed)
 		}
@@ -236,7 +264,7 @@ func WriteMarkdown(w io.Writer, bases []Base, failed []Failure, sum linestream.S
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "## Counts\n\nrebased %d, up to date %d, skipped %d, failed %d\n", sum.Rebased, sum.UpToDate, sum.Skipped, sum.Failed)
+	fmt.Fprintf(&b, "## Counts\n\n%s\n", counts)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -258,7 +286,7 @@ func writePackages(b *strings.Builder, plats []Platform) {
 		return
 	}
 	for _, p := range plats {
-		writeChanges(b, "Packages changed on "+p.Platform, p)
+		writeChanges(b, "Packages changed on "+escape(p.Platform), p)
 	}
 }
 
@@ -290,6 +318,10 @@ func source(l packages.List) string {
 	case packages.CycloneDX:
 		return "the CycloneDX SBOM attached"
 	}
+	if l.SBOMError != "" {
+		// The SBOM attached could not be read: the layers were.
+		return code(l.Where) + "; " + escape(oneLine(l.SBOMError))
+	}
 	return code(l.Where)
 }
 
@@ -298,13 +330,13 @@ func writeChanges(b *strings.Builder, title string, p Platform) {
 		fmt.Fprintf(b, "%s: unknown: ", title)
 		switch {
 		case !p.OldPackages.Known() && !p.NewPackages.Known() && p.OldPackages.Unknown == p.NewPackages.Unknown:
-			fmt.Fprintf(b, "neither base lists them (%s).\n\n", p.OldPackages.Unknown)
+			fmt.Fprintf(b, "neither base lists them (%s).\n\n", escape(p.OldPackages.Unknown))
 		case !p.OldPackages.Known() && !p.NewPackages.Known():
-			fmt.Fprintf(b, "the old base: %s; the new base: %s.\n\n", p.OldPackages.Unknown, p.NewPackages.Unknown)
+			fmt.Fprintf(b, "the old base: %s; the new base: %s.\n\n", escape(p.OldPackages.Unknown), escape(p.NewPackages.Unknown))
 		case !p.OldPackages.Known():
-			fmt.Fprintf(b, "the old base: %s.\n\n", p.OldPackages.Unknown)
+			fmt.Fprintf(b, "the old base: %s.\n\n", escape(p.OldPackages.Unknown))
 		default:
-			fmt.Fprintf(b, "the new base: %s.\n\n", p.NewPackages.Unknown)
+			fmt.Fprintf(b, "the new base: %s.\n\n", escape(p.NewPackages.Unknown))
 		}
 		return
 	}
@@ -326,28 +358,73 @@ func writeChanges(b *strings.Builder, title string, p Platform) {
 	b.WriteString("\n")
 }
 
-// code quotes s as Markdown inline code.
+// code quotes s as Markdown inline code. s is flattened to one line
+// first: a newline in a version or a reference read from a registry or an
+// SBOM must not start a heading or a paragraph of its own in a pull
+// request's body. The fence is a run of backticks longer than any inside,
+// padded with spaces when s starts or ends with a backtick or a space, as
+// CommonMark reads inline code.
 func code(s string) string {
+	s = flat(s)
 	if s == "" {
 		return "(none)"
 	}
-	if strings.Contains(s, "`") {
-		return "`` " + s + " ``"
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
 	}
-	return "`" + s + "`"
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || (strings.HasPrefix(s, " ") && strings.HasSuffix(s, " ")) {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
 }
 
-// escape keeps s from being read as Markdown: a package name or a reason
-// holding *, _, ~ (Debian versions do) or <.
+// cellCode is code for a table cell: a | would end the cell even in inline
+// code (GitHub's tables), so it is escaped.
+func cellCode(s string) string { return strings.ReplaceAll(code(s), "|", `\|`) }
+
+// escape keeps s from being read as Markdown: it is flattened to one line
+// and every ASCII punctuation character that Markdown gives a meaning
+// (emphasis, links, images, HTML, tables, headings; Debian versions hold ~)
+// is backslash-escaped.
 func escape(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune("\\`*_[]<>|~", r) {
+	for _, r := range flat(s) {
+		if strings.ContainsRune("\\`*_[]<>|~#&", r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// flat puts s on one line: each control character (a newline, a carriage
+// return, a tab, an escape, the Unicode line and paragraph separators) is
+// written as its Go escape (\n, \x1b, \u2028), visible and inert.
+func flat(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -2,11 +2,8 @@ package summary
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/rebasekit/rebasekit/pkg/rewrite"
@@ -116,56 +113,4 @@ func WriteRewriteMarkdown(w io.Writer, files []FileChanges, total int) error {
 	fmt.Fprintf(&b, "%d reference(s) changed in %d of %d file(s).\n", n, len(files), total)
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// WriteFile puts data at path whole, creating it or replacing it: a
-// temporary file beside it, synced, renamed into place, so that a reader
-// (or a crash) sees the old file or the new one, never a part.
-func WriteFile(path string, data []byte) (err error) {
-	f, err := createBeside(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-// CheckWritable reports whether a file can be written at path, before the
-// work whose result it is to hold starts.
-func CheckWritable(path string) error {
-	f, err := createBeside(path)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return os.Remove(f.Name())
-}
-
-// createBeside creates the temporary file path is written through; its
-// error names path's directory, not the temporary file's name.
-func createBeside(path string) (*os.File, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return nil, fmt.Errorf("cannot create %s: %s: %w", path, dir, pe.Err)
-	}
-	return f, err
 }
