@@ -153,7 +153,7 @@ propose() {
     echo "gitops-rebase: already proposed on $branch"
     return
   fi
-  title="Rebase onto $(sed -n 's/^## Base `\(.*\)`$/\1/p' "$work/rebase.md" | paste -sd, - | sed 's/,/, /g')"
+  title="Rebase onto $(sed -n 's/^## Base `\(.*\)`$/\1/p' "$work/rebase.md" | awk '!seen[$0]++' | paste -sd, - | sed 's/,/, /g')"
   body
   if git ls-remote --exit-code --heads "$remote" "$branch" >/dev/null; then
     pushed=1
