@@ -104,6 +104,50 @@ func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descript
 	return &bases{info: bi, old: base.Context().Digest(h.String()), new: base}, nil
 }
 
+// stillUpToDate is the fast path: the recorded base is still what the base
+// name points at, or still its child for this platform, and the image's
+// layers start with that manifest's: no config, no old base. Annotations
+// alone never make a no-op. It reports whether it decided the platform.
+func (r *Rebaser) stillUpToDate(ctx context.Context, p *platformPlan, b *bases, newBase *fetched, platform *v1.Platform, man *v1.Manifest) (bool, error) {
+	if b.info == nil {
+		return false, nil
+	}
+	up, err := r.stillCurrent(ctx, newBase, b.info.digest, platform, man)
+	if err != nil || up == "" {
+		return false, err
+	}
+	if err := r.trustBase(ctx, p, b.new, newBase, upDigest(up)); err != nil {
+		return false, err
+	}
+	p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, b.info.digest, up
+	return true, nil
+}
+
+// startsWithBases says whether the image's layers start with the old base's
+// and with the new base's: by blob digest, else by content. The same layers
+// in other blobs: buildah and podman push the base's layers compressed anew
+// when the registry or their cache does not have the base's blobs; their
+// diff_ids, the digests of the uncompressed content, say whether they are
+// the base's.
+func (r *Rebaser) startsWithBases(ctx context.Context, man *v1.Manifest, cfgObj *object, oldM, newM *fetched) (onOld, onNew bool, err error) {
+	onOld, onNew = startsWith(man.Layers, oldM.manifest.Layers), startsWith(man.Layers, newM.manifest.Layers)
+	if onOld || onNew {
+		return onOld, onNew, nil
+	}
+	if onOld, err = r.sameContent(ctx, cfgObj, oldM, "old base"); err != nil {
+		return false, false, err
+	}
+	if oldM.digest == newM.digest {
+		return onOld, onOld, nil
+	}
+	if !onOld {
+		if onNew, err = r.sameContent(ctx, cfgObj, newM, "new base"); err != nil {
+			return false, false, err
+		}
+	}
+	return onOld, onNew, nil
+}
+
 func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) error {
 	b, err := r.findBases(p, man, desc, inherited)
 	if err == nil {
@@ -121,22 +165,8 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 		return describe("new base "+b.new.String(), err)
 	}
 
-	// The fast path: the recorded base is still what the base name points
-	// at, or still its child for this platform, and the image's layers
-	// start with that manifest's: no config, no old base. Annotations alone
-	// never make a no-op.
-	if b.info != nil {
-		up, err := r.stillCurrent(ctx, newBase, b.info.digest, platform, man)
-		if err != nil {
-			return err
-		}
-		if up != "" {
-			if err := r.trustBase(ctx, p, b.new, newBase, upDigest(up)); err != nil {
-				return err
-			}
-			p.res.Action, p.res.OldBase, p.res.NewBase = UpToDate, b.info.digest, up
-			return nil
-		}
+	if done, err := r.stillUpToDate(ctx, p, b, newBase, platform, man); done || err != nil {
+		return err
 	}
 
 	cfg, err := r.blob(ctx, repo, man.Config.Digest)
@@ -170,22 +200,9 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo nam
 
 	// Up to date is decided by layers: the image starts with the new base's.
 	k := len(oldM.manifest.Layers)
-	onOld, onNew := startsWith(man.Layers, oldM.manifest.Layers), startsWith(man.Layers, newM.manifest.Layers)
-	if !onOld && !onNew {
-		// The same layers in other blobs: buildah and podman push the
-		// base's layers compressed anew when the registry or their cache
-		// does not have the base's blobs. Their diff_ids, the digests of
-		// the uncompressed content, say whether they are the base's.
-		if onOld, err = r.sameContent(ctx, cfgObj, oldM, "old base"); err != nil {
-			return err
-		}
-		if oldM.digest == newM.digest {
-			onNew = onOld
-		} else if !onOld {
-			if onNew, err = r.sameContent(ctx, cfgObj, newM, "new base"); err != nil {
-				return err
-			}
-		}
+	onOld, onNew, err := r.startsWithBases(ctx, man, cfgObj, oldM, newM)
+	if err != nil {
+		return err
 	}
 	switch {
 	case oldM.digest == newM.digest && onNew:
