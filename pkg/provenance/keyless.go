@@ -21,7 +21,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/signature/payload"
 )
 
 // The annotations of a keyless cosign signature layer, beside
@@ -102,8 +101,7 @@ func NewKeylessVerifier(trusted root.TrustedMaterial, identity, identityRegexp, 
 // ErrMalformedPayload).
 func (k *KeylessVerifier) Verify(ctx context.Context, subject name.Digest, sigs *rebase.Signatures) (string, error) {
 	if sigs == nil {
-		tag := subject.Context().Tag(strings.Replace(subject.DigestStr(), ":", "-", 1) + ".sig")
-		return "", fmt.Errorf("%w (nothing at %s)", rebase.ErrNoSignature, tag)
+		return "", nothingAt(subject)
 	}
 	var n int
 	var other, reasons []string
@@ -118,13 +116,13 @@ func (k *KeylessVerifier) Verify(ctx context.Context, subject name.Digest, sigs 
 			reasons = append(reasons, err.Error())
 			continue
 		}
-		var p payload.SimpleContainerImage
-		if err := json.Unmarshal(l.Payload, &p); err != nil || p.Critical.Type != payload.CosignSignatureType || p.Critical.Image.DockerManifestDigest == "" {
+		d, ok := signedDigest(l.Payload)
+		if !ok {
 			malformed = true
 			continue
 		}
-		if p.Critical.Image.DockerManifestDigest != subject.DigestStr() {
-			other = append(other, p.Critical.Image.DockerManifestDigest)
+		if d != subject.DigestStr() {
+			other = append(other, d)
 			continue
 		}
 		return by, nil

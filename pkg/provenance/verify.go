@@ -87,8 +87,7 @@ type KeyVerifier []*PublicKey
 // rebase.ErrOtherDigest, rebase.ErrUntrustedKey or ErrMalformedPayload).
 func (ks KeyVerifier) Verify(ctx context.Context, subject name.Digest, sigs *rebase.Signatures) (string, error) {
 	if sigs == nil {
-		tag := subject.Context().Tag(strings.Replace(subject.DigestStr(), ":", "-", 1) + ".sig")
-		return "", fmt.Errorf("%w (nothing at %s)", rebase.ErrNoSignature, tag)
+		return "", nothingAt(subject)
 	}
 	var n int
 	var other []string
@@ -107,13 +106,13 @@ func (ks KeyVerifier) Verify(ctx context.Context, subject name.Digest, sigs *reb
 			if k.v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(l.Payload), sigopts.WithContext(ctx)) != nil {
 				continue
 			}
-			var p payload.SimpleContainerImage
-			if err := json.Unmarshal(l.Payload, &p); err != nil || p.Critical.Type != payload.CosignSignatureType || p.Critical.Image.DockerManifestDigest == "" {
+			d, ok := signedDigest(l.Payload)
+			if !ok {
 				malformed = true
 				continue
 			}
-			if p.Critical.Image.DockerManifestDigest != subject.DigestStr() {
-				other = append(other, p.Critical.Image.DockerManifestDigest)
+			if d != subject.DigestStr() {
+				other = append(other, d)
 				continue
 			}
 			return k.Fingerprint, nil
@@ -150,4 +149,20 @@ func verifiedList(vs []Verified) []any {
 		out[i] = map[string]any{"role": v.Role, "subject": v.Subject, "signature": v.Signature, "verifier": v.By}
 	}
 	return out
+}
+
+// nothingAt is the error for a subject with no .sig tag at all.
+func nothingAt(subject name.Digest) error {
+	tag := subject.Context().Tag(strings.Replace(subject.DigestStr(), ":", "-", 1) + ".sig")
+	return fmt.Errorf("%w (nothing at %s)", rebase.ErrNoSignature, tag)
+}
+
+// signedDigest is the manifest digest a cosign simple-signing payload
+// signs; false when the payload is not one.
+func signedDigest(b []byte) (string, bool) {
+	var p payload.SimpleContainerImage
+	if err := json.Unmarshal(b, &p); err != nil || p.Critical.Type != payload.CosignSignatureType || p.Critical.Image.DockerManifestDigest == "" {
+		return "", false
+	}
+	return p.Critical.Image.DockerManifestDigest, true
 }
