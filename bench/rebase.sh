@@ -10,8 +10,12 @@
 # (issue 12): N more images built by ko on a base on a second docker-registry
 # behind its own proxy, rebased by crane-rebase-stream and by the regctl
 # loop; requests on each registry and the new base's layer bytes read from
-# the base's. Needs docker-registry, ko, regctl,
-# crane, curl and jq (see BENCHMARKS.md). Takes about 110 s on 2 cores.
+# the base's. One more crane-rebase-stream run verifies signatures
+# (--verify-base-key, --verify-image-key; issue 18): base:v2 and that run's
+# own copy of the N images are signed by the real cosign beforehand, and the
+# script fails unless it looked up at most one signature per distinct base
+# and per input image. Needs docker-registry, ko, regctl, crane, cosign, curl
+# and jq (see BENCHMARKS.md). Takes about 110 s on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-24}
@@ -32,6 +36,8 @@ tool jq "apt-get install -y jq" >/dev/null
 KO=$(tool ko "go install github.com/google/ko@v0.18.1")
 REGCTL=$(tool regctl "GOFLAGS= go install github.com/regclient/regclient/cmd/regctl@v0.11.7")
 CRANE=$(tool crane "go install github.com/google/go-containerregistry/cmd/crane@v0.22.1")
+COSIGN=$(tool cosign "go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5")
+export COSIGN_PASSWORD=bench # of the throwaway key pair cosign generates below
 
 tmp=$(mktemp -d)
 serve_pid=
@@ -97,11 +103,23 @@ sort "$tmp/ko.out" >"$tmp/refs.ko"
 echo "ko built $N images ($P/ko/app01..) in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}') s"
 # Byte-identical copies (same digests, tagged :latest like ko's) in fresh
 # repositories, so every run starts from the state ko left.
-for set in seq norefs regctl regctlp peer; do
+for set in seq norefs regctl regctlp peer trust; do
   "$bin/rebase" copy -registry "$R" -prefix "$set" -tag latest <"$tmp/refs.ko" >"$tmp/refs.$set"
 done
 v2=$("$bin/rebase" base -registry "$R" -version v2)
 echo "base:v2 = base:stable = $v2"
+# The trust run's signatures, made by the real cosign through the registry
+# itself (not the proxy), before any mark: base:v2's index, and each image of
+# the trust set by its digest.
+cosign() { (cd "$tmp/keys" && HOME=$tmp/home TUF_ROOT=$tmp/tuf "$COSIGN" "$@"); } # HOME, TUF_ROOT: leave ~/.sigstore alone
+mkdir -p "$tmp/keys"
+cosign generate-key-pair >"$tmp/cosign.out" 2>"$tmp/cosign.err" || { tail -n 20 "$tmp/cosign.err" >&2; exit 1; }
+t0=$EPOCHREALTIME
+{ echo "$R/base@$v2"; sed "s|^$P/|$R/|" "$tmp/refs.trust"; } >"$tmp/refs.tosign"
+export -f cosign
+export COSIGN tmp
+xargs -a "$tmp/refs.tosign" -P "$JOBS" -n 1 bash -c 'cosign sign --key cosign.key --tlog-upload=false --yes --allow-insecure-registry --allow-http-registry "$1" >/dev/null 2>"$tmp/keys/sign.${1##*:}.err" || { echo "cosign sign $1: exit $?" >&2; tail -n 20 "$tmp/keys/sign.${1##*:}.err" >&2; exit 255; }' _
+echo "cosign signed base:v2 and the $N images of $P/trust/.. in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}') s"
 
 echo "== runs"
 timed "crane-rebase-stream -j$JOBS" rebase "$N" "$bin/crane-rebase-stream" -j "$JOBS" --report "$tmp/report.json" "$tmp/refs.ko"
@@ -114,6 +132,19 @@ timed "crane-rebase-stream -j$JOBS --no-referrers" rebase "$N" "$bin/crane-rebas
 echo "crane-rebase-stream -j$JOBS --no-referrers: $(summary "crane-rebase-stream -j$JOBS --no-referrers")"
 timed "crane-rebase-stream -j1" rebase "$N" "$bin/crane-rebase-stream" -j 1 "$tmp/refs.seq"
 echo "crane-rebase-stream -j1: $(summary "crane-rebase-stream -j1")"
+trust_label="crane-rebase-stream -j$JOBS --verify-base-key --verify-image-key"
+timed "$trust_label" rebase "$N" "$bin/crane-rebase-stream" -j "$JOBS" --verify-base-key "$tmp/keys/cosign.pub" \
+  --verify-image-key "$tmp/keys/cosign.pub" --report "$tmp/trust.json" "$tmp/refs.trust"
+echo "$trust_label: $(summary "$trust_label")"
+# Issue 18: at most one signature lookup (a request for a sha256-<hex>.sig
+# tag) per distinct base and per input image, the bases and images counted
+# from the run's report, the lookups from the proxy's log.
+lookups=$(awk -F'\t' -v s="start $trust_label" -v e="end $trust_label" '$1=="#mark" { on = ($2==s) ? 1 : ($2==e ? 0 : on); next } on && $1 ~ / by \.sig tag$/ { n++ } END { print n+0 }' "$tmp/requests.log")
+trust_bases=$(jq '[.images[].newBase // empty] | unique | length' "$tmp/trust.json")
+trust_images=$(jq '[.images[].digest // empty] | unique | length' "$tmp/trust.json")
+echo "signature lookups: $lookups (distinct bases $trust_bases, input images $trust_images)"
+[ "$(jq '.rebased' "$tmp/trust.json")" -eq "$N" ] || { echo "bench/rebase.sh: $trust_label rebased $(jq .rebased "$tmp/trust.json") images, want $N" >&2; exit 1; }
+[ "$lookups" -le $((trust_bases + trust_images)) ] || { echo "bench/rebase.sh: $lookups signature lookups, want at most $((trust_bases + trust_images))" >&2; exit 1; }
 
 # The loop of the issue, one image after another; then, for a comparison at
 # equal concurrency, the same command JOBS at a time.

@@ -173,6 +173,11 @@ func classify(method string, u *url.URL, status int) string {
 		return "ping"
 	case strings.Contains(path, "/manifests/"):
 		ref := path[strings.LastIndex(path, "/")+1:]
+		if isSigTag(ref) {
+			// cosign's signature of an image: what --verify-base-key and
+			// --verify-image-key look up, counted apart from other tags.
+			return "manifest " + method + " by .sig tag"
+		}
 		by := "tag"
 		if strings.Contains(ref, ":") {
 			by = "digest"
@@ -198,4 +203,18 @@ func classify(method string, u *url.URL, status int) string {
 		return "tags list"
 	}
 	return "other " + method
+}
+
+// isSigTag reports whether ref is cosign's signature tag of a digest,
+// sha256-<64 hex>.sig.
+func isSigTag(ref string) bool {
+	hex, ok := strings.CutPrefix(ref, "sha256-")
+	if !ok {
+		return false
+	}
+	hex, ok = strings.CutSuffix(hex, ".sig")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	return strings.Trim(hex, "0123456789abcdef") == ""
 }
