@@ -11,14 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/rebasekit/rebasekit/internal/cmdline"
-	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/urfave/cli/v2"
@@ -133,45 +130,6 @@ func run(intr *interrupt, c *cli.Context) error {
 	return nil
 }
 
-// checkFlags refuses a bad command line before any line is read, and
-// checks that the report can be written before any image is pushed.
-func checkFlags(c *cli.Context) error {
-	switch {
-	case c.NArg() > 1:
-		return cli.Exit(fmt.Sprintf("want at most one input (FILE or -), got %d; see --help", c.NArg()), exitUsage)
-	case (c.String("old-base") == "") != (c.String("new-base") == ""):
-		return cli.Exit("--old-base and --new-base go together", exitUsage)
-	case c.Int("jobs") < 1:
-		return cli.Exit("--jobs must be at least 1", exitUsage)
-	case c.Int("max-requests") < 1:
-		return cli.Exit("--max-requests must be at least 1", exitUsage)
-	case c.Duration("timeout") < 0:
-		return cli.Exit("--timeout must not be negative (0 means no limit)", exitUsage)
-	}
-	if _, err := shardFlag(c); err != nil {
-		return err
-	}
-	for _, f := range []string{"old-base", "new-base"} {
-		if v := c.String(f); v != "" {
-			if layout.IsRef(v) {
-				if _, err := layout.Parse(v); err != nil {
-					return cli.Exit(fmt.Sprintf("--%s: %v", f, err), exitUsage)
-				}
-			} else if _, err := name.ParseReference(v); err != nil {
-				return cli.Exit(fmt.Sprintf("--%s %q: %v", f, v, err), exitUsage)
-			}
-		}
-	}
-	if rep := c.String("report"); rep != "" {
-		f, err := os.OpenFile(rep, os.O_WRONLY|os.O_CREATE, 0o644)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("--report: %v", err), exitUsage)
-		}
-		f.Close()
-	}
-	return nil
-}
-
 // input is the FILE argument, or stdin (with a hint on a terminal).
 func input(c *cli.Context) (io.Reader, func(), error) {
 	if name := c.Args().First(); name != "" && name != "-" {
@@ -185,30 +143,6 @@ func input(c *cli.Context) (io.Reader, func(), error) {
 		fmt.Fprintf(c.App.ErrWriter, "crane-rebase-stream: %s\n", stdinHint)
 	}
 	return c.App.Reader, func() {}, nil
-}
-
-// options are the engine's options from the flags.
-func options(c *cli.Context) []rebase.Option {
-	opts := []rebase.Option{
-		rebase.WithJobs(c.Int("jobs")),
-		rebase.WithMaxRequests(c.Int("max-requests")),
-		rebase.WithDryRun(c.Bool("dry-run")),
-		rebase.WithStrict(c.Bool("strict")),
-		rebase.WithTag(c.Bool("tag")),
-		rebase.WithKeepConfig(c.Bool("keep-config")),
-		rebase.WithInsecure(c.Bool("insecure")),
-		rebase.WithTimeout(c.Duration("timeout")),
-		rebase.WithReferrers(!c.Bool("no-referrers")),
-		rebase.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
-		rebase.WithKeychain(keychain()),
-	}
-	if c.String("old-base") != "" {
-		opts = append(opts, rebase.WithOldBase(c.String("old-base")), rebase.WithNewBase(c.String("new-base")))
-	}
-	if c.Bool("verbose") {
-		opts = append(opts, rebase.WithLogger(log.New(c.App.ErrWriter, "crane-rebase-stream: ", 0)))
-	}
-	return opts
 }
 
 func version() string { return cmdline.Version() }
