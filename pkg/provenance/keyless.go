@@ -103,39 +103,26 @@ func (k *KeylessVerifier) Verify(ctx context.Context, subject name.Digest, sigs 
 	if sigs == nil {
 		return "", nothingAt(subject)
 	}
-	var n int
-	var other, reasons []string
-	malformed := false
+	var t tally
+	var reasons []string
 	for _, l := range sigs.Layers {
 		if l.MediaType != SimpleSigningMediaType || l.Payload == nil || l.Annotations[CertificateAnnotation] == "" {
 			continue
 		}
-		n++
+		t.n++
 		by, err := k.verifyLayer(l)
 		if err != nil {
 			reasons = append(reasons, err.Error())
 			continue
 		}
-		d, ok := signedDigest(l.Payload)
-		if !ok {
-			malformed = true
-			continue
+		if t.signs(l.Payload, subject) {
+			return by, nil
 		}
-		if d != subject.DigestStr() {
-			other = append(other, d)
-			continue
-		}
-		return by, nil
 	}
-	switch {
-	case n == 0:
+	if t.n == 0 {
 		return "", fmt.Errorf("%w (%s@%s holds no keyless signature: no simple-signing layer with a certificate)", rebase.ErrNoSignature, sigs.Tag, sigs.Digest)
-	case len(other) > 0:
-		return "", fmt.Errorf("%w (%s@%s signs %s)", rebase.ErrOtherDigest, sigs.Tag, sigs.Digest, strings.Join(other, ", "))
-	case malformed:
-		return "", fmt.Errorf("%w (%s@%s)", ErrMalformedPayload, sigs.Tag, sigs.Digest)
 	}
-	return "", fmt.Errorf("%w for %s (%s@%s: %s)", ErrUntrustedIdentity, k.identity, sigs.Tag, sigs.Digest, strings.Join(reasons, "; "))
+	return "", t.err(sigs, fmt.Errorf("%w for %s (%s@%s: %s)", ErrUntrustedIdentity, k.identity, sigs.Tag, sigs.Digest, strings.Join(reasons, "; ")))
 }
 
 // rekorBundle is cosign's bundle annotation: Rekor's signed entry

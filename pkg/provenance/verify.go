@@ -89,15 +89,13 @@ func (ks KeyVerifier) Verify(ctx context.Context, subject name.Digest, sigs *reb
 	if sigs == nil {
 		return "", nothingAt(subject)
 	}
-	var n int
-	var other []string
-	malformed := false
+	var t tally
 	for _, l := range sigs.Layers {
 		b64, ok := l.Annotations[SignatureAnnotation]
 		if l.MediaType != SimpleSigningMediaType || !ok || l.Payload == nil {
 			continue
 		}
-		n++
+		t.n++
 		sig, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
 			continue // not a signature: no key verifies it
@@ -106,27 +104,51 @@ func (ks KeyVerifier) Verify(ctx context.Context, subject name.Digest, sigs *reb
 			if k.v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(l.Payload), sigopts.WithContext(ctx)) != nil {
 				continue
 			}
-			d, ok := signedDigest(l.Payload)
-			if !ok {
-				malformed = true
-				continue
+			if t.signs(l.Payload, subject) {
+				return k.Fingerprint, nil
 			}
-			if d != subject.DigestStr() {
-				other = append(other, d)
-				continue
-			}
-			return k.Fingerprint, nil
 		}
 	}
-	switch {
-	case n == 0:
+	if t.n == 0 {
 		return "", fmt.Errorf("%w (%s@%s holds no simple-signing layer)", rebase.ErrNoSignature, sigs.Tag, sigs.Digest)
-	case len(other) > 0:
-		return "", fmt.Errorf("%w (%s@%s signs %s)", rebase.ErrOtherDigest, sigs.Tag, sigs.Digest, strings.Join(other, ", "))
-	case malformed:
-		return "", fmt.Errorf("%w (%s@%s)", ErrMalformedPayload, sigs.Tag, sigs.Digest)
 	}
-	return "", fmt.Errorf("%w (%s@%s: %d signature(s), %d key(s) given)", rebase.ErrUntrustedKey, sigs.Tag, sigs.Digest, n, len(ks))
+	return "", t.err(sigs, fmt.Errorf("%w (%s@%s: %d signature(s), %d key(s) given)", rebase.ErrUntrustedKey, sigs.Tag, sigs.Digest, t.n, len(ks)))
+}
+
+// tally is what the signature layers of a .sig tag said, for the error
+// when none verified for the subject: how many there were, the digests the
+// verified ones signed instead, and whether one's payload was malformed.
+type tally struct {
+	n         int
+	other     []string
+	malformed bool
+}
+
+// signs reports whether payload, verified, signs subject; otherwise it
+// notes what it signs instead.
+func (t *tally) signs(payload []byte, subject name.Digest) bool {
+	d, ok := signedDigest(payload)
+	switch {
+	case !ok:
+		t.malformed = true
+	case d != subject.DigestStr():
+		t.other = append(t.other, d)
+	default:
+		return true
+	}
+	return false
+}
+
+// err says why no signature would do: verified ones for another digest,
+// then a malformed payload, else untrusted (no key or identity verified one).
+func (t *tally) err(sigs *rebase.Signatures, untrusted error) error {
+	switch {
+	case len(t.other) > 0:
+		return fmt.Errorf("%w (%s@%s signs %s)", rebase.ErrOtherDigest, sigs.Tag, sigs.Digest, strings.Join(t.other, ", "))
+	case t.malformed:
+		return fmt.Errorf("%w (%s@%s)", ErrMalformedPayload, sigs.Tag, sigs.Digest)
+	}
+	return untrusted
 }
 
 // verified is what the engine verified, for the provenance.
