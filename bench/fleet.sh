@@ -20,15 +20,9 @@ BASE_REV=${BASE_REV-$(git merge-base main HEAD 2>/dev/null || true)}
 export GOTOOLCHAIN=local
 command -v docker-registry >/dev/null || { echo "bench/fleet.sh: docker-registry not found; apt-get install -y docker-registry" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-bin=$tmp/bin
 . bench/lib.sh
+bench_tmp
+bin=$tmp/bin
 build_bins "$bin" "$tmp"
 
 start_registry() { # name: starts docker-registry behind the latency proxy; sets P_name and R_name

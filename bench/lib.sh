@@ -11,3 +11,18 @@ build_bins() {
     (cd "$tmp/old" && go build -o "$bin/crane-rebase-stream-old" ./cmd/crane-rebase-stream)
   fi
 }
+
+# bench_tmp makes the script's temporary directory $tmp and the list pids
+# of its background processes (append each one's $!); at exit every one is
+# stopped and $tmp removed (KEEP=1 keeps it and says where).
+bench_tmp() {
+  tmp=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}

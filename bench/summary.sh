@@ -20,15 +20,9 @@ PACKAGES=${PACKAGES:-200}
 export GOTOOLCHAIN=local
 command -v docker-registry >/dev/null || { echo "bench/summary.sh: docker-registry not found; apt-get install -y docker-registry" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-bin=$tmp/bin
 BASE_REV= . bench/lib.sh
+bench_tmp
+bin=$tmp/bin
 build_bins "$bin" "$tmp"
 
 "$bin/rebase" serve -dir "$tmp/reg" -latency "$LATENCY" -log "$tmp/reg.log" -addr-file "$tmp/reg.addr" 2>"$tmp/reg.err" &
