@@ -105,19 +105,7 @@ func TestBaseKeylessVerifier(t *testing.T) {
 
 	refused := func(t *testing.T, k rebase.Verifier, want string) {
 		t.Helper()
-		for _, dry := range []bool{true, false} {
-			w.reg.Reset()
-			res := newRebaser(rebase.WithBaseVerifier(k), rebase.WithDryRun(dry)).Rebase(w.ctx, app)
-			if res.Action != rebase.Failed || res.Output != app || res.Reason != want {
-				t.Errorf("dry run %v: %s %s: %q\nwant %q", dry, res.Action, res.Output, res.Reason, want)
-			}
-			if ws := w.reg.Writes(); len(ws) != 0 {
-				t.Errorf("dry run %v: refused, yet wrote %v", dry, ws)
-			}
-			if len(res.Verified) != 0 {
-				t.Errorf("verified %+v", res.Verified)
-			}
-		}
+		w.wantBaseRefused(t, app, k, want)
 	}
 	notVerified := func(sig v1.Hash, why string) string {
 		return "refused: the new base " + stable + " is not trusted: " + v2d.String() + ": a keyless signature that does not verify for " + keylessIdentity + " issued by " + keylessIssuer + " (" + sigTag + "@" + sig.String() + ": " + why + ")"

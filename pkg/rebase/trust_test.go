@@ -98,19 +98,7 @@ func TestBaseVerifier(t *testing.T) {
 
 	refused := func(t *testing.T, want string) {
 		t.Helper()
-		for _, dry := range []bool{true, false} {
-			w.reg.Reset()
-			res := newRebaser(rebase.WithBaseVerifier(trustA), rebase.WithDryRun(dry)).Rebase(w.ctx, app)
-			if res.Action != rebase.Failed || res.Output != app || res.Reason != want {
-				t.Errorf("dry run %v: %s %s: %q\nwant %q", dry, res.Action, res.Output, res.Reason, want)
-			}
-			if ws := w.reg.Writes(); len(ws) != 0 {
-				t.Errorf("dry run %v: refused, yet wrote %v", dry, ws)
-			}
-			if len(res.Verified) != 0 {
-				t.Errorf("verified %+v", res.Verified)
-			}
-		}
+		w.wantBaseRefused(t, app, trustA, want)
 	}
 	t.Run("unsigned", func(t *testing.T) {
 		refused(t, "refused: the new base "+stable+" is not trusted: "+v2d.String()+": no signature (nothing at "+sigTag+")")
@@ -291,4 +279,24 @@ func decodeEnvelope(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return string(st)
+}
+
+// wantBaseRefused rebases app with k as the base's verifier, in a dry run
+// and a real one: each must refuse the line with want, write nothing and
+// record nothing verified.
+func (w *world) wantBaseRefused(t *testing.T, app string, k rebase.Verifier, want string) {
+	t.Helper()
+	for _, dry := range []bool{true, false} {
+		w.reg.Reset()
+		res := newRebaser(rebase.WithBaseVerifier(k), rebase.WithDryRun(dry)).Rebase(w.ctx, app)
+		if res.Action != rebase.Failed || res.Output != app || res.Reason != want {
+			t.Errorf("dry run %v: %s %s: %q\nwant %q", dry, res.Action, res.Output, res.Reason, want)
+		}
+		if ws := w.reg.Writes(); len(ws) != 0 {
+			t.Errorf("dry run %v: refused, yet wrote %v", dry, ws)
+		}
+		if len(res.Verified) != 0 {
+			t.Errorf("verified %+v", res.Verified)
+		}
+	}
 }
