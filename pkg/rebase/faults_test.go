@@ -117,11 +117,14 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 	}
 
 	// The bases' registry sees about a dozen requests: cut more of them.
-	faults, xfaults := faultproxy.Config{Every503: 7, EveryCut: 11, EveryConnCut: 13}, faultproxy.Config{Every503: 7, EveryCut: 4}
+	faults, xfaults := faultproxy.Config{Every503: 7, EveryCut: 11, EveryConnCut: 3}, faultproxy.Config{Every503: 7, EveryCut: 4}
 	f.proxy.Set(faults)
 	x.proxy.Set(xfaults)
 	f.proxy.ResetStats()
 	x.proxy.ResetStats()
+	// New connections, which the proxy may close at accept: not those the
+	// dry run left idle.
+	remote.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	var out bytes.Buffer
 	start := time.Now()
 	sum, err = streamLines(patient(rebase.WithJobs(jobs)), jobs)(f.ctx, strings.NewReader(in), &out, func(_ int, res rebase.Result) {
@@ -137,8 +140,8 @@ func survivesFlakyRegistry(t *testing.T, jobs int) {
 	if out.String() != want.String() {
 		t.Errorf("under faults printed\n%s\nwant (the dry run's)\n%s", out.String(), want.String())
 	}
-	// With one job the requests come in a fixed order, so which ones get
-	// a fault is fixed too: every kind does.
+	// With one job the requests come in nearly a fixed order (one image's
+	// reads overlap, no more), so every kind of fault happens.
 	if jobs == 1 && (st.Unavailable == 0 || st.CutUploads == 0 || st.CutAnswers == 0 || st.ConnsCut == 0 || xst.Cut == 0) {
 		t.Errorf("not every kind of fault happened: %s; %s", st, xst)
 	}

@@ -16,20 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// baseInfo is where an image says it came from.
-type baseInfo struct {
-	name, digest string
-	where        string // "manifest", "index" or "flags"
-}
-
-func annotated(a map[string]string, where string) *baseInfo {
-	n, d := a[AnnotationBaseName], a[AnnotationBaseDigest]
-	if n == "" && d == "" {
-		return nil
-	}
-	return &baseInfo{name: n, digest: d, where: where}
-}
-
 // Plan is what a rebase of one image will push, worked out from the
 // registry without writing to it. Its Result is the report so far (what
 // Rebase returns once the plan is written); when Action is Rebased, Index
@@ -48,6 +34,9 @@ type Plan struct {
 	digest    v1.Hash         // of the rebased image
 	manifest  rawManifest     // its manifest
 	platforms []*platformPlan // the rebased platforms, to push before it
+
+	warm     *warmer       // requests made ahead of need (warm.go)
+	refCheck referrerCheck // started once a platform needs a rebase
 }
 
 // Plan reads the image named by ref (a tag, a digest or both), its bases
@@ -66,12 +55,14 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	if p.top, err = r.fetch(ctx, nref); err != nil {
 		return p, describe("image", err)
 	}
+	p.warm = newWarmer(ctx)
+	defer p.warm.stop()
+	r.warmManifests(p.warm, r.earlyBases(nref, p.top))
 	p.Digest, p.MediaType = p.top.digest.String(), string(p.top.mediaType)
-	repo := nref.Context()
 	if p.top.index != nil {
-		err = r.planIndex(ctx, repo, p)
+		err = r.planIndex(ctx, p)
 	} else {
-		err = r.planSingle(ctx, repo, p)
+		err = r.planSingle(ctx, p)
 	}
 	p.gatherVerified() // trust.go
 	if err != nil || p.Action != Rebased {
@@ -81,12 +72,8 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 		return p, err
 	}
 	p.NewDigest = p.digest.String()
-	if r.o.referrers {
-		c, err := r.client(ctx, p)
-		if err != nil {
-			return p, describe("registry "+repo.RegistryStr(), err)
-		}
-		r.checkReferrers(ctx, repo, p.top.digest, c, p)
+	if err := r.checkReferrers(ctx, p); err != nil {
+		return p, err
 	}
 	written.Digest = p.NewDigest
 	p.Output = written.String()
@@ -96,9 +83,22 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 	return p, r.values(ctx, p)
 }
 
+// earlyBases are the bases to resolve as soon as the image's top manifest
+// is read: the finder's, where the image is (a layout run reads no
+// registry: its annotations' names are looked up in the layout).
+func (r *Rebaser) earlyBases(ref name.Reference, top *fetched) []name.Reference {
+	var out []name.Reference
+	for _, b := range r.finder().early(top) {
+		if b != nil && layout.Owns(b.Context()) == layout.Owns(ref.Context()) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // planSingle plans the rebase of a single-platform image.
-func (r *Rebaser) planSingle(ctx context.Context, repo name.Repository, p *Plan) error {
-	pp, err := r.planPlatform(ctx, repo, p.top.digest, p.top.raw, p.top.manifest, nil, nil)
+func (r *Rebaser) planSingle(ctx context.Context, p *Plan) error {
+	pp, err := r.planPlatform(ctx, p, &platformInput{repo: p.ref.Context(), digest: p.top.digest, raw: p.top.raw, man: p.top.manifest})
 	p.Platforms = append(p.Platforms, pp.res)
 	p.Base, p.OldBase, p.NewBase = pp.baseName, pp.res.OldBase, pp.res.NewBase
 	p.Warnings = append(p.Warnings, pp.warnings...)
@@ -121,7 +121,7 @@ type child struct {
 }
 
 // planIndex rebases every platform child of an index and rebuilds it.
-func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, p *Plan) error {
+func (r *Rebaser) planIndex(ctx context.Context, p *Plan) error {
 	top := p.top
 	inherited := annotated(top.index.Annotations, "index")
 	if inherited != nil {
@@ -132,7 +132,7 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, p *Plan) 
 			return fmt.Errorf("child %s is a nested index: not supported", d.Digest)
 		}
 	}
-	children, gerr := r.planChildren(ctx, repo, top, inherited)
+	children, gerr := r.planChildren(ctx, p, inherited)
 	action, skipErr := p.collect(children)
 	if gerr != nil {
 		return gerr
@@ -154,7 +154,8 @@ func (r *Rebaser) planIndex(ctx context.Context, repo name.Repository, p *Plan) 
 // planChildren plans the platform children of an index, up to jobs at once.
 // A skipped platform does not stop the others (unless strict); an error
 // does.
-func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *fetched, inherited *baseInfo) ([]child, error) {
+func (r *Rebaser) planChildren(ctx context.Context, ip *Plan, inherited *baseInfo) ([]child, error) {
+	repo, top := ip.ref.Context(), ip.top
 	children := make([]child, len(top.index.Manifests))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.jobs)
@@ -194,7 +195,7 @@ func (r *Rebaser) planChildren(ctx context.Context, repo name.Repository, top *f
 				}
 				desc.Platform = nil
 			}
-			p, err := r.planPlatform(gctx, repo, f.digest, f.raw, f.manifest, &desc, inherited)
+			p, err := r.planPlatform(gctx, ip, &platformInput{repo: repo, digest: f.digest, raw: f.raw, man: f.manifest, desc: &desc, inherited: inherited})
 			set(i, p, err)
 			var s *SkipError
 			if errors.As(err, &s) && !r.o.strict {

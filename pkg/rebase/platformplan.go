@@ -36,18 +36,11 @@ type platformPlan struct {
 	pushed    atomic.Bool  // its manifest is in the repository
 }
 
-// planPlatform decides what to do with one platform manifest (raw, parsed as
-// man) and computes the rebased manifest and config. desc is the manifest's
-// descriptor in its index, nil for a single image; inherited is the
-// index-level base annotation. The base annotations are looked for in that
-// order: the manifest, its descriptor, the index.
-func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest v1.Hash, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*platformPlan, error) {
-	var platform *v1.Platform
-	if desc != nil {
-		platform = desc.Platform
-	}
-	p := &platformPlan{res: PlatformResult{Platform: platformString(platform), Digest: digest.String()}}
-	err := r.planPlatformErr(ctx, p, repo, raw, man, desc, inherited)
+// planPlatform decides what to do with one platform manifest of the image
+// ip plans, and computes the rebased manifest and config.
+func (r *Rebaser) planPlatform(ctx context.Context, ip *Plan, in *platformInput) (*platformPlan, error) {
+	p := &platformPlan{res: PlatformResult{Platform: platformString(in.platform()), Digest: in.digest.String()}}
+	err := r.planPlatformErr(ctx, p, ip, in)
 	var s *SkipError
 	switch {
 	case err == nil:
@@ -57,51 +50,6 @@ func (r *Rebaser) planPlatform(ctx context.Context, repo name.Repository, digest
 		p.res.Action, p.res.Reason = Failed, err.Error()
 	}
 	return p, err
-}
-
-// bases is where one platform image came from and where its base is now.
-type bases struct {
-	info     *baseInfo      // from the annotations; nil with the flags
-	old, new name.Reference // the old base (by digest), the base now
-}
-
-// findBases reads the base annotations (manifest, descriptor, index) or the
-// flags.
-func (r *Rebaser) findBases(p *platformPlan, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) (*bases, error) {
-	p.descAnns = desc != nil && annotated(desc.Annotations, "") != nil
-	if r.oldBase != nil {
-		p.baseName = r.o.newBase
-		return &bases{old: r.oldBase, new: r.newBase}, nil
-	}
-	bi := annotated(man.Annotations, "manifest")
-	if bi == nil && desc != nil {
-		bi = annotated(desc.Annotations, "index descriptor")
-	}
-	if bi == nil {
-		bi = inherited
-	}
-	if bi == nil {
-		return nil, &SkipError{Reason: ErrNoBaseAnnotations.Error(), Err: ErrNoBaseAnnotations}
-	}
-	p.baseName = bi.name
-	if bi.name == "" {
-		return nil, skipf("the %s annotations have a base.digest but no base.name", bi.where)
-	}
-	if bi.digest == "" {
-		return nil, skipf("the %s annotations have a base.name but no base.digest", bi.where)
-	}
-	base, err := registry.ParseReference(bi.name, r.nameOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("invalid base.name %q: %w", bi.name, err)
-	}
-	if _, pinned := base.(name.Digest); pinned {
-		return nil, skipf("base is pinned by digest (%s)", bi.name)
-	}
-	h, err := v1.NewHash(bi.digest)
-	if err != nil {
-		return nil, fmt.Errorf("invalid base.digest %q: %w", bi.digest, err)
-	}
-	return &bases{info: bi, old: base.Context().Digest(h.String()), new: base}, nil
 }
 
 // stillUpToDate is the fast path: the recorded base is still what the base
@@ -148,27 +96,37 @@ func (r *Rebaser) startsWithBases(ctx context.Context, man *v1.Manifest, cfgObj 
 	return onOld, onNew, nil
 }
 
-func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, repo name.Repository, raw []byte, man *v1.Manifest, desc *v1.Descriptor, inherited *baseInfo) error {
-	b, err := r.findBases(p, man, desc, inherited)
+func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, ip *Plan, in *platformInput) error {
+	p.descAnns = in.desc != nil && annotated(in.desc.Annotations, "") != nil
+	b, err := r.finder().find(in)
+	if b != nil {
+		p.baseName = b.name
+	}
 	if err == nil {
-		b, err = r.inLayout(repo, b)
+		b, err = r.inLayout(in.repo, b)
 	}
 	if err != nil {
 		return err
 	}
-	var platform *v1.Platform
-	if desc != nil {
-		platform = desc.Platform
-	}
+	platform := in.platform()
 	newBase, err := r.manifest(ctx, b.new)
 	if err != nil {
 		return describe("new base "+b.new.String(), err)
 	}
-
-	if done, err := r.stillUpToDate(ctx, p, b, newBase, platform, man); done || err != nil {
+	if done, err := r.stillUpToDate(ctx, p, b, newBase, platform, in.man); done || err != nil {
 		return err
 	}
+	// Not up to date: what the rest needs is known now; ask for it all.
+	r.startReferrers(ip, newBase.ref.Context())
+	r.warmBases(ip.warm, b, newBase, platform)
+	return r.planFromConfig(ctx, p, b, in, platform, newBase)
+}
 
+// planFromConfig plans a platform that is not up to date from its config:
+// its platform, the old base's and the new base's manifests for it, and
+// whether its layers start with either.
+func (r *Rebaser) planFromConfig(ctx context.Context, p *platformPlan, b *bases, in *platformInput, platform *v1.Platform, newBase *fetched) error {
+	repo, man, raw := in.repo, in.man, in.raw
 	cfg, err := r.blob(ctx, repo, man.Config.Digest)
 	if err != nil {
 		return describe("config "+man.Config.Digest.String(), err)

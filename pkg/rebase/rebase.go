@@ -8,18 +8,11 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rebasekit/rebasekit/internal/cache"
 	"github.com/rebasekit/rebasekit/pkg/layout"
 	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/store"
-)
-
-// The annotations ko (and buildkit, and others) record on the images they build.
-const (
-	AnnotationBaseName   = "org.opencontainers.image.base.name"
-	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
 )
 
 // Rebaser rebases images. It is safe for concurrent use; create one per run.
@@ -186,49 +179,4 @@ func deadlinePassed(ctx context.Context) bool {
 	}
 	dl, ok := ctx.Deadline()
 	return ok && !time.Now().Before(dl)
-}
-
-// checkReferrers lists what refers to the old image, the index and each
-// rebased platform manifest (signatures, SBOMs, attestations): none of it is
-// moved, as it describes the old digests. Signatures and attestations draw
-// a warning saying what to do; SBOMs (ko attaches one to every image) are
-// only reported.
-func (r *Rebaser) checkReferrers(ctx context.Context, repo name.Repository, top v1.Hash, w store.Repository, res *Plan) {
-	olds := []string{top.String()}
-	for _, p := range res.Platforms {
-		if p.Action == Rebased && p.Digest != top.String() {
-			olds = append(olds, p.Digest)
-		}
-	}
-	for _, old := range olds {
-		h, err := v1.NewHash(old)
-		if err != nil {
-			continue
-		}
-		rs, err := r.referrers(ctx, repo, h, w)
-		if err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("could not check for signatures and attestations: %v", err))
-			return
-		}
-		for _, ref := range rs {
-			res.Referrers = append(res.Referrers, ref.Ref)
-			res.Attached = append(res.Attached, ref)
-		}
-	}
-	n := map[ReferrerKind]int{}
-	for _, a := range res.Attached {
-		n[a.Kind]++
-	}
-	if c := n[Signature]; c > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d signature(s), not moved: re-sign %s", c, res.NewDigest))
-	}
-	if c := n[Attestation]; c > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d attestation(s), not moved (they describe the old digests): attest %s again", c, res.NewDigest))
-	}
-	if c := n[OtherReferrer]; c > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("the old image has %d other referrer(s), not moved", c))
-	}
-	if c := n[SBOM]; c > 0 {
-		r.o.logger.Printf("%s: the old image has %d SBOM(s), not moved: they describe the old digests", res.Input, c)
-	}
 }

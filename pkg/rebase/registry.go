@@ -155,9 +155,7 @@ type baseLayer struct {
 // under the same first path component (referrersScope).
 func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w store.Repository) ([]Referrer, error) {
 	var out []Referrer
-	tags, err := r.tags.get(ctx, repo.Name(), func(ctx context.Context) ([]string, error) {
-		return r.src.Tags(ctx, repo) // a repository without tags has none
-	})
+	tags, err := r.repoTags(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("listing tags: %w", err)
 	}
@@ -185,6 +183,13 @@ func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash
 		out = append(out, Referrer{Of: d.String(), Ref: s, Kind: artifactKind(m.ArtifactType), ArtifactType: m.ArtifactType})
 	}
 	return out, nil
+}
+
+// repoTags lists repo's tags, once per run.
+func (r *Rebaser) repoTags(ctx context.Context, repo name.Repository) ([]string, error) {
+	return r.tags.get(ctx, repo.Name(), func(ctx context.Context) ([]string, error) {
+		return r.src.Tags(ctx, repo) // a repository without tags has none
+	})
 }
 
 // referrersAPIAnswer asks the OCI referrers API what refers to d: nil and

@@ -107,16 +107,16 @@ func mountSource(repo name.Repository, p *Plan) name.Repository {
 	return repo
 }
 
-// client is the authenticated client of a plan's repository for the reads
-// Plan makes with it (the referrers API): the writer Write will push with,
-// or with dry run a reader with pull access only. Both cost the registry
-// the same requests, so a dry run reads exactly what a real run reads.
-func (r *Rebaser) client(ctx context.Context, p *Plan) (store.Repository, error) {
-	repo := p.ref.Context()
+// clientFrom is the authenticated client of repo for the reads Plan makes
+// with it (the referrers API): the writer Write will push with (layers
+// mounted from from), or with dry run a reader with pull access only. Both
+// cost the registry the same requests, so a dry run reads exactly what a
+// real run reads.
+func (r *Rebaser) clientFrom(ctx context.Context, repo, from name.Repository) (store.Repository, error) {
 	if r.o.dryRun {
 		return r.open(ctx, repo, repo, false)
 	}
-	return r.open(ctx, repo, mountSource(repo, p), true)
+	return r.open(ctx, repo, from, true)
 }
 
 // open is the destination's repo, opened to write (push) with layers from

@@ -212,3 +212,41 @@ func TestSizedReader(t *testing.T) {
 		}
 	}
 }
+
+// A registry in plain HTTP (loopback, or allowed insecure) is pinged in
+// HTTPS first by every new transport: once HTTP has answered, the HTTPS
+// failure is replayed instead of being asked again.
+func TestPingCacheHTTPSFailureReplayed(t *testing.T) {
+	sent := map[string]int{}
+	tlsErr := errors.New("tls: first record does not look like a TLS handshake")
+	inner := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent[r.URL.String()]++
+		if r.URL.Scheme == "https" {
+			return nil, tlsErr
+		}
+		resp := answer(http.StatusOK, "{}", nil)
+		resp.Request = r
+		return resp, nil
+	})
+	c := newPingCache(inner)
+	ping := func(scheme string) error {
+		req, _ := http.NewRequest(http.MethodGet, scheme+"://127.0.0.1:5000/v2/", nil)
+		resp, err := c.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	for range 3 { // three transports, as for three repositories
+		if err := ping("https"); !errors.Is(err, tlsErr) {
+			t.Fatalf("https ping: %v, want the TLS failure", err)
+		}
+		if err := ping("http"); err != nil {
+			t.Fatalf("http ping: %v", err)
+		}
+	}
+	want := map[string]int{"https://127.0.0.1:5000/v2/": 1, "http://127.0.0.1:5000/v2/": 1}
+	if fmt.Sprint(sent) != fmt.Sprint(want) {
+		t.Errorf("sent %v, want %v", sent, want)
+	}
+}

@@ -18,7 +18,11 @@ import (
 // registry, not to the repository, so one ping per registry and scheme is
 // enough; the token exchange that follows stays per repository, as scopes
 // differ. Only 200 and 401 answers are kept: an error, a 5xx or a redirect
-// is not, so the next transport pings again.
+// is not, so the next transport pings again; except that an HTTPS ping that
+// failed is answered with the same failure, at once, once the registry has
+// answered in plain HTTP (a loopback registry, or one allowed insecure,
+// which go-containerregistry tries in HTTPS first for every repository: a
+// round trip each, to a remote one).
 type pingCache struct {
 	inner http.RoundTripper
 	// wait bounds how long a ping waits for the one in flight before it
@@ -36,6 +40,7 @@ type pingEntry struct {
 	status int
 	header http.Header
 	body   []byte
+	failed error // an HTTPS ping's failure, replayed once HTTP answered
 }
 
 // maxPingBody bounds the body kept of a ping answer (distribution answers
@@ -80,7 +85,13 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	if e.ok {
 		return e.answer(req), nil
 	}
+	if e.failed != nil && c.answered("http://"+req.URL.Host) {
+		return nil, e.failed
+	}
 	resp, err := c.inner.RoundTrip(req)
+	if err != nil && req.URL.Scheme == "https" && req.Context().Err() == nil {
+		e.failed = err
+	}
 	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
 	}
@@ -99,6 +110,23 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	e.ok, e.status, e.header, e.body = true, resp.StatusCode, resp.Header.Clone(), body
 	return e.answer(req), nil
+}
+
+// answered reports whether key (scheme://host) has a kept answer.
+func (c *pingCache) answered(key string) bool {
+	c.mu.Lock()
+	e := c.entries[key]
+	c.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+		return e.ok
+	default:
+		return false // being pinged now: not known yet
+	}
 }
 
 // answer is a fresh copy of the kept answer, as a response to req.
