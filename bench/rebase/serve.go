@@ -78,15 +78,21 @@ func serve(args []string) error {
 // proxy forwards every request to the registry after sleeping latency, and
 // logs it once answered: "kind<TAB>status<TAB>method<TAB>path?query<TAB>user-agent<TAB>body bytes sent".
 // GET /_bench/mark?label=L is not forwarded: it waits until no request is in
-// flight, then writes "#mark<TAB>L", so the lines between two marks are
-// exactly the requests of what ran between them.
+// flight, then writes "#mark<TAB>L<TAB>DEPTH", so the lines between two marks
+// are exactly the requests of what ran between them, and DEPTH is the number
+// of round trips on their critical path: a request starts at the depth of
+// the deepest answer sent before it arrived, and its answer is one deeper
+// (with a latency far above the client's own work between requests, the
+// round trips it waited for). GET /_bench/latency?d=DURATION sets the
+// latency from then on.
 type proxy struct {
 	rp       *httputil.ReverseProxy
-	latency  time.Duration
+	latency  atomic.Int64 // time.Duration
 	inflight atomic.Int64
 
-	mu  sync.Mutex
-	log *os.File
+	mu    sync.Mutex
+	log   *os.File
+	depth int // the deepest answer since the last mark
 }
 
 func newProxy(target string, latency time.Duration, log *os.File) *proxy {
@@ -106,7 +112,9 @@ func newProxy(target string, latency time.Duration, log *os.File) *proxy {
 			IdleConnTimeout:     time.Minute,
 		},
 	}
-	return &proxy{rp: rp, latency: latency, log: log}
+	p := &proxy{rp: rp, log: log}
+	p.latency.Store(int64(latency))
+	return p
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -114,11 +122,26 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mark(w, r)
 		return
 	}
+	if r.URL.Path == "/_bench/latency" {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p.latency.Store(int64(d))
+		return
+	}
 	p.inflight.Add(1)
 	defer p.inflight.Add(-1)
-	time.Sleep(p.latency)
+	p.mu.Lock()
+	depth := p.depth + 1
+	p.mu.Unlock()
+	time.Sleep(time.Duration(p.latency.Load()))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
+	p.mu.Lock()
+	p.depth = max(p.depth, depth)
+	p.mu.Unlock()
 	p.write(fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%d\n", classify(r.Method, r.URL, rec.status), rec.status,
 		r.Method, r.URL.RequestURI(), r.UserAgent(), rec.n))
 }
@@ -134,7 +157,11 @@ func (p *proxy) mark(w http.ResponseWriter, r *http.Request) {
 		}
 		return c
 	}, r.URL.Query().Get("label"))
-	p.write("#mark\t" + label + "\n")
+	p.mu.Lock()
+	depth := p.depth
+	p.depth = 0
+	p.mu.Unlock()
+	p.write(fmt.Sprintf("#mark\t%s\t%d\n", label, depth))
 }
 
 func (p *proxy) write(line string) {
