@@ -270,21 +270,7 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 	}
 	p.config = configBlob{b: newConfig, d: cd}
 
-	// The base annotations stay true. With --old-base/--new-base they name
-	// the new base as given (crane rebase does the same), so the next run
-	// needs no flags and a base in another repository is not misnamed.
-	var anns []annotation
-	switch {
-	case b.info == nil && r.newBaseInLayout():
-		// A layout is where the bytes came from, not the base's name.
-		if man.Annotations[AnnotationBaseDigest] != "" {
-			anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
-		}
-	case b.info == nil:
-		anns = []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
-	case man.Annotations[AnnotationBaseDigest] != "":
-		anns = []annotation{{AnnotationBaseDigest, newM.digest.String()}}
-	}
+	anns := r.baseAnnotations(b, man, newM)
 	mb, err := rebaseManifest(raw, man, k, newM, cd, int64(len(newConfig)), anns)
 	if err != nil {
 		return err
@@ -302,20 +288,44 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 	p.res.NewDigest = md.String()
 	p.res.Action = Rebased
 
+	p.layers = newBaseLayers(man, newM)
+	return nil
+}
+
+// baseAnnotations are the base annotations the rebased manifest gets: they
+// stay true. With --old-base/--new-base they name the new base as given
+// (crane rebase does the same), so the next run needs no flags and a base
+// in another repository is not misnamed.
+func (r *Rebaser) baseAnnotations(b *bases, man *v1.Manifest, newM *fetched) []annotation {
+	switch {
+	case b.info == nil && r.newBaseInLayout():
+		// A layout is where the bytes came from, not the base's name.
+		if man.Annotations[AnnotationBaseDigest] != "" {
+			return []annotation{{AnnotationBaseDigest, newM.digest.String()}}
+		}
+	case b.info == nil:
+		return []annotation{{AnnotationBaseName, r.o.newBase}, {AnnotationBaseDigest, newM.digest.String()}}
+	case man.Annotations[AnnotationBaseDigest] != "":
+		return []annotation{{AnnotationBaseDigest, newM.digest.String()}}
+	}
+	return nil
+}
+
+// newBaseLayers are the new base's layers the image's repository may lack:
+// not among the image's own, nor foreign (never copied).
+func newBaseLayers(man *v1.Manifest, newM *fetched) []*baseLayer {
 	have := map[v1.Hash]bool{}
 	for _, l := range man.Layers {
 		have[l.Digest] = true
 	}
+	var out []*baseLayer
 	for _, l := range newM.manifest.Layers {
 		if have[l.Digest] || len(l.URLs) > 0 || !l.MediaType.IsDistributable() {
-			continue // already in the repository, or foreign: never copied
+			continue
 		}
-		p.layers = append(p.layers, &baseLayer{
-			ref:  newM.ref.Context().Digest(l.Digest.String()),
-			desc: l,
-		})
+		out = append(out, &baseLayer{ref: newM.ref.Context().Digest(l.Digest.String()), desc: l})
 	}
-	return nil
+	return out
 }
 
 // sameContent reports whether the image's config (cfg) lists the diff_ids
