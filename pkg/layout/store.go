@@ -248,9 +248,31 @@ func (s *Store) Image(ctx context.Context, ref name.Digest) (v1.Image, error) {
 	return partial.CompressedToImage(&imageCore{dir: e.dir, raw: raw, mt: mt})
 }
 
-// Tags lists no tags: what refers to an image in a layout is not named by
-// cosign-style tags there (skopeo copies no signature tags into a layout).
-func (s *Store) Tags(context.Context, name.Repository) ([]string, error) { return nil, nil }
+// Tags lists the layout's ref.names that are spelled like tags: a cosign
+// signature copied into a layout keeps its tag as its ref.name (skopeo copy
+// docker://REPO:sha256-HEX.sig oci:DIR:sha256-HEX.sig), and the referrers
+// check looks for those names as it looks for tags in a registry.
+func (s *Store) Tags(_ context.Context, repo name.Repository) ([]string, error) {
+	e, err := s.entry(repo)
+	if err != nil {
+		return nil, err
+	}
+	im, err := e.dir.Index()
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for _, d := range im.Manifests {
+		if n := d.Annotations[AnnotationRefName]; tagLike.MatchString(n) {
+			tags = append(tags, n)
+		}
+	}
+	return tags, nil
+}
+
+// tagLike is a ref.name spelled as a registry tag could be (cosign's
+// sha256-HEX.sig is one): the others name no attachment.
+var tagLike = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // Open is the layout of repo; from, when another layout of the run, is
 // where layers not present are copied from.

@@ -156,6 +156,16 @@ func (r *Rebaser) inLayout(repo name.Repository, b *bases) (*bases, error) {
 	return &bases{info: b.info, old: repo.Digest(b.old.(name.Digest).DigestStr()), new: nb}, nil
 }
 
+// errSignInLayout refuses to sign an image in a layout, before anything is
+// written: a signature names the image's repository (cosign's payload, the
+// provenance's subject), and a layout has none; one made here would name a
+// host that does not exist, which policies that match the repository
+// refuse. Signing follows the copy into the registry.
+func errSignInLayout(lr layout.Ref) error {
+	lr.Digest = v1.Hash{}
+	return fmt.Errorf("signing needs a registry: a signature names the image's repository, and an OCI layout has none; rebase %s without signing, copy it into its registry (skopeo copy --all %s docker://REPO:TAG) and sign it there", lr, lr)
+}
+
 // newBaseInLayout: the new base was given as a layout's, whose name is no
 // base.name (the annotations keep the registry name the image had).
 func (r *Rebaser) newBaseInLayout() bool { return r.newBase != nil && layout.Owns(r.newBase.Context()) }
@@ -205,6 +215,12 @@ func (r *Rebaser) respell(res *Result) {
 	}
 	for i := range res.Platforms {
 		res.Platforms[i].Reason = r.layouts.Respell(res.Platforms[i].Reason)
+	}
+	for i := range res.Referrers {
+		res.Referrers[i] = r.layouts.Respell(res.Referrers[i])
+	}
+	for i := range res.Attached {
+		res.Attached[i].Ref = r.layouts.Respell(res.Attached[i].Ref)
 	}
 }
 

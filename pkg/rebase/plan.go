@@ -52,6 +52,9 @@ func (r *Rebaser) Plan(ctx context.Context, ref string) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Result: Result{Input: ref, Output: ref, DryRun: r.o.dryRun}, ref: nref, written: written, layout: lref}
+	if lref != nil && r.o.signer != nil {
+		return p, errSignInLayout(*lref)
+	}
 	if p.top, err = r.fetch(ctx, nref); err != nil {
 		return p, describe("image", err)
 	}
