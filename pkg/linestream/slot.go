@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
 // MaxLine is the longest input line read as a reference, in bytes (without
-// its line ending). A longer line is no reference: it is echoed, streamed
-// through without being held, and answered with ErrLineTooLong.
-const MaxLine = 64 << 10
+// its line ending): pipeline.MaxLine, which ko-rewrite --images reads with.
+// A longer line is no reference: it is echoed, streamed through without
+// being held, and answered with ErrLineTooLong.
+const MaxLine = pipeline.MaxLine
 
 // ErrLineTooLong is the failure of a line longer than MaxLine.
 var ErrLineTooLong = fmt.Errorf("line too long (over %d bytes): not an image reference; echoed", MaxLine)
@@ -92,7 +94,7 @@ func (s *slot) answer(w *bufio.Writer, pairs bool) error {
 		if s.res.Action == rebase.Rebased {
 			out = s.res.Output
 		}
-		if _, err := w.WriteString(s.ref + " " + out + "\n"); err != nil {
+		if _, err := w.WriteString(pipeline.Pair(s.ref, out) + "\n"); err != nil {
 			return err
 		}
 		return w.Flush()
