@@ -44,7 +44,11 @@ func newSlot(line string, long bool) *slot {
 	s.ref = strings.TrimSpace(text)
 	if long || len(text) > MaxLine {
 		s.ref = ""
-		s.res = rebase.Result{Input: clipLine(text), Output: clipLine(text), Action: rebase.Failed,
+		in := Clip(text)
+		if long {
+			in = clip(text, " and more") // only its start was read
+		}
+		s.res = rebase.Result{Input: in, Output: in, Action: rebase.Failed,
 			Reason: ErrLineTooLong.Error(), Err: ErrLineTooLong}
 	}
 	if long {
@@ -130,11 +134,16 @@ func (s *slot) echoRest(w *bufio.Writer) error {
 	return werr
 }
 
-// clipLine is the start of a long line, for messages and the report.
-func clipLine(s string) string {
+// Clip is s, or when s is longer than 200 bytes its start and its length
+// ("... (N bytes)"): the form a line takes in a message or the report, so
+// that a runaway input line cannot flood either.
+func Clip(s string) string { return clip(s, "") }
+
+// clip is Clip with more after the length.
+func clip(s, more string) string {
 	const max = 200
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + fmt.Sprintf("... (%d bytes and more)", len(s))
+	return s[:max] + fmt.Sprintf("... (%d bytes%s)", len(s), more)
 }
