@@ -1,5 +1,6 @@
 // Package cmdline holds the command-line conventions the three binaries
-// share: usage errors and exit statuses, flag errors worded for a person,
+// share: usage errors and exit statuses, interrupts (SIGINT, SIGTERM: their
+// words and statuses), flag errors worded for a person,
 // "PROG help" and "PROG version", --version and the version string, the
 // hidden man-page and completion flags, and terminal checks.
 package cmdline
