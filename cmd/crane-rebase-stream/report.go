@@ -44,7 +44,7 @@ func (r *reportFile) add(res rebase.Result) { r.err = r.w.Add(res) }
 func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error {
 	// With --summary, bases are the bases that moved and their packages
 	// that changed, the summary's facts for machines.
-	r.err = r.w.Close(bases, sum.Counts)
+	r.err = r.w.Close(report.Report{Bases: bases, Counts: sum.Counts})
 	if r.err == nil {
 		r.err = r.bw.Flush()
 	}

@@ -22,7 +22,7 @@ func ExampleReport() {
 		sum.Add(res)
 		w.Add(res)
 	}
-	w.Close(nil, sum.Counts)
+	w.Close(report.Report{Counts: sum.Counts})
 
 	var rep report.Report
 	if err := json.Unmarshal(buf.Bytes(), &rep); err != nil {

@@ -83,15 +83,17 @@ func (rw *Writer) Add(res rebase.Result) error {
 	return rw.err
 }
 
-// Close ends the report with the bases (nil without --summary) and the
-// counts. It does not close the underlying writer.
-func (rw *Writer) Close(bases []summary.Base, counts linestream.Counts) error {
+// Close ends the report with end, the Report's fields known at the end of
+// the run: the counts and, with --summary, the bases (end.Images, written
+// already, are left out). It does not close the underlying writer.
+func (rw *Writer) Close(end Report) error {
 	if rw.err != nil {
 		return rw.err
 	}
 	// The rest of the report is the Report without its images, after
 	// the images' array: marshalled, so its keys are the type's.
-	b, err := json.MarshalIndent(Report{Images: []rebase.Result{}, Bases: bases, Counts: counts}, "", indent)
+	end.Images = []rebase.Result{}
+	b, err := json.MarshalIndent(end, "", indent)
 	if err != nil {
 		rw.err = err
 		return err
@@ -101,11 +103,11 @@ func (rw *Writer) Close(bases []summary.Base, counts linestream.Counts) error {
 		rw.err = fmt.Errorf("report: unexpected encoding %.40q", b)
 		return rw.err
 	}
-	end := "]"
+	bracket := "]"
 	if rw.n > 0 {
-		end = "\n" + indent + "]"
+		bracket = "\n" + indent + "]"
 	}
-	if _, rw.err = io.WriteString(rw.w, end); rw.err == nil {
+	if _, rw.err = io.WriteString(rw.w, bracket); rw.err == nil {
 		_, rw.err = rw.w.Write(append(rest, '\n'))
 	}
 	return rw.err

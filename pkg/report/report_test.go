@@ -26,7 +26,7 @@ func stream(t *testing.T, results []rebase.Result, bases []summary.Base) []byte 
 			t.Fatal(err)
 		}
 	}
-	if err := w.Close(bases, sum.Counts); err != nil {
+	if err := w.Close(report.Report{Bases: bases, Counts: sum.Counts}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -120,7 +120,7 @@ func TestWriterKeepsTheFirstError(t *testing.T) {
 	if err := w.Add(failed); !errors.Is(err, errFull) {
 		t.Errorf("Add: %v, want %v", err, errFull)
 	}
-	if err := w.Close(nil, linestream.Counts{}); !errors.Is(err, errFull) {
+	if err := w.Close(report.Report{}); !errors.Is(err, errFull) {
 		t.Errorf("Close: %v, want %v", err, errFull)
 	}
 }
