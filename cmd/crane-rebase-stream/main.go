@@ -21,11 +21,11 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Exit statuses.
+// Exit statuses; interrupted, cmdline.InterruptStatus: 130 for SIGINT, 143
+// for SIGTERM, 141 when stdout's reader is gone.
 const (
-	exitFailed      = 1   // at least one line failed
-	exitUsage       = 2   // bad flags, unreadable input, unwritable output or report
-	exitInterrupted = 128 // + the signal: 130 for SIGINT, 143 for SIGTERM, 141 when stdout's reader is gone
+	exitFailed = 1 // at least one line failed
+	exitUsage  = 2 // bad flags, unreadable input, unwritable output or report
 )
 
 // defaultTimeout bounds the work on one image, so that a registry that stops
@@ -117,13 +117,13 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 	switch {
 	case intr.signal() != nil && intr.readerIsGone():
-		return cli.Exit("interrupted: "+unanswered, exitCode(intr.signal()))
+		return cli.Exit("interrupted: "+unanswered, cmdline.InterruptStatus(intr.signal()))
 	case intr.readerIsGone():
-		return cli.Exit(unanswered, exitCode(syscall.SIGPIPE))
+		return cli.Exit(unanswered, cmdline.InterruptStatus(syscall.SIGPIPE))
 	case err != nil:
 		return cli.Exit(err.Error(), exitUsage)
 	case intr.signal() != nil:
-		return cli.Exit("interrupted: every line read was answered (unfinished ones echoed)", exitCode(intr.signal()))
+		return cli.Exit("interrupted: every line read was answered (unfinished ones echoed)", cmdline.InterruptStatus(intr.signal()))
 	case !sum.OK():
 		return cli.Exit("", exitFailed)
 	}

@@ -11,16 +11,6 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
-// clip shortens a line quoted in a message: a runaway input line must not
-// flood stderr.
-func clip(s string) string {
-	const max = 200
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + fmt.Sprintf("... (%d bytes)", len(s))
-}
-
 func splitLines(s string) []string {
 	var out []string
 	for len(s) > 0 {
@@ -69,12 +59,12 @@ func (r *reporter) message(n int, res rebase.Result) string {
 			return ""
 		}
 		r.yamlHinted = true
-		return fmt.Sprintf("line %d: %q: %s", n, clip(res.Input), yamlHint)
+		return fmt.Sprintf("line %d: %q: %s", n, linestream.Clip(res.Input), yamlHint)
 	case errors.Is(res.Err, rebase.ErrNotReference) && layout.IsRef(res.Input):
 		// oci:... is a layout reference spelled wrong: say what is wrong.
 		return fmt.Sprintf("line %d: error: %s", n, strings.TrimPrefix(res.Reason, rebase.ErrNotReference.Error()+": "))
 	case errors.Is(res.Err, rebase.ErrNotReference):
-		return fmt.Sprintf("line %d: %q: error: not an image reference", n, clip(res.Input))
+		return fmt.Sprintf("line %d: %q: error: not an image reference", n, linestream.Clip(res.Input))
 	case errors.Is(res.Err, linestream.ErrLineTooLong):
 		return fmt.Sprintf("line %d: error: %s", n, res.Reason)
 	case res.Action == rebase.Failed:

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/report"
 	"github.com/rebasekit/rebasekit/pkg/summary"
 	"github.com/urfave/cli/v2"
 )
@@ -16,13 +16,13 @@ import (
 // reportFile writes --report as the lines are answered, each result dropped
 // once written, so that memory does not grow with the input. It writes into
 // a temporary file next to the report and renames it into place at the end:
-// the report is never half-written. Its JSON is linestream.Summary's (keys
-// in another order: the images first, the counts once they are known).
+// the report is never half-written. Its JSON is report.Report's, written by
+// report.Writer.
 type reportFile struct {
 	path string
 	f    *os.File
 	bw   *bufio.Writer
-	n    int
+	w    *report.Writer
 	err  error
 }
 
@@ -32,58 +32,19 @@ func newReportFile(path string) (*reportFile, error) {
 		return nil, err
 	}
 	r := &reportFile{path: path, f: f, bw: bufio.NewWriter(f)}
-	_, r.err = r.bw.WriteString("{\n  \"images\": [")
+	r.w = report.NewWriter(r.bw)
 	return r, nil
 }
 
 // add writes the result of an image's line (a blank line has none).
-func (r *reportFile) add(res rebase.Result) {
-	switch res.Action {
-	case rebase.Rebased, rebase.UpToDate, rebase.Skipped, rebase.Failed:
-	default:
-		return
-	}
-	if r.err != nil {
-		return
-	}
-	b, err := json.MarshalIndent(res, "    ", "  ")
-	if err != nil {
-		r.err = err
-		return
-	}
-	sep := ",\n    "
-	if r.n == 0 {
-		sep = "\n    "
-	}
-	r.n++
-	if _, err := r.bw.WriteString(sep); err != nil {
-		r.err = err
-		return
-	}
-	_, r.err = r.bw.Write(b)
-}
+func (r *reportFile) add(res rebase.Result) { r.err = r.w.Add(res) }
 
 // finish writes the counts and puts the report in place; on an error it
 // removes the temporary file and leaves whatever was at path.
 func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error {
-	end := "]"
-	if r.n > 0 {
-		end = "\n  ]"
-	}
-	if r.err == nil {
-		if bases != nil {
-			// With --summary: the bases that moved and their packages
-			// that changed, the summary's facts for machines.
-			var b []byte
-			if b, r.err = json.MarshalIndent(bases, "  ", "  "); r.err == nil {
-				end += ",\n  \"bases\": " + string(b)
-			}
-		}
-	}
-	if r.err == nil {
-		_, r.err = fmt.Fprintf(r.bw, "%s,\n  \"rebased\": %d,\n  \"upToDate\": %d,\n  \"skipped\": %d,\n  \"failed\": %d,\n  \"copiedBytes\": %d\n}\n",
-			end, sum.Rebased, sum.UpToDate, sum.Skipped, sum.Failed, sum.CopiedBytes)
-	}
+	// With --summary, bases are the bases that moved and their packages
+	// that changed, the summary's facts for machines.
+	r.err = r.w.Close(report.Report{Bases: bases, Counts: sum.Counts})
 	if r.err == nil {
 		r.err = r.bw.Flush()
 	}

@@ -35,7 +35,7 @@ type interrupt struct {
 	stopOnce sync.Once
 	ctx      context.Context
 	cancel   context.CancelFunc
-	sigs     chan os.Signal
+	sigs     cmdline.Interrupts
 	pipes    chan os.Signal
 	done     chan struct{}
 	sig      atomic.Pointer[os.Signal]
@@ -46,10 +46,9 @@ type interrupt struct {
 }
 
 func newInterrupt(stderr io.Writer) *interrupt {
-	i := &interrupt{stop: make(chan struct{}), sigs: make(chan os.Signal, 2), pipes: make(chan os.Signal, 1), done: make(chan struct{}), sigSeen: make(chan struct{}), stderr: stderr}
+	i := &interrupt{stop: make(chan struct{}), sigs: cmdline.NotifyInterrupts(), pipes: make(chan os.Signal, 1), done: make(chan struct{}), sigSeen: make(chan struct{}), stderr: stderr}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.term = isTerminal(stderr)
-	signal.Notify(i.sigs, os.Interrupt, syscall.SIGTERM)
 	// Notified, SIGPIPE no longer kills the process on a write to a stdout
 	// whose reader is gone: the write fails with EPIPE, and the summary is
 	// still said.
@@ -71,13 +70,13 @@ func newInterrupt(stderr io.Writer) *interrupt {
 		}
 		// Say it before closing stop: once stop is closed the stream may
 		// finish and the process exit before this goroutine runs again.
-		fmt.Fprintf(stderr, "%scrane-rebase-stream: %s: taking no new line; finishing the images in flight (at most %s, signal again to abandon them)\n", nl, sigName(sig), grace)
+		fmt.Fprintf(stderr, "%scrane-rebase-stream: %s: taking no new line; finishing the images in flight (at most %s, signal again to abandon them)\n", nl, cmdline.SignalName(sig), grace)
 		i.halt()
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
 		case sig = <-i.sigs:
-			fmt.Fprintf(stderr, "crane-rebase-stream: %s: abandoning the images in flight\n", sigName(sig))
+			fmt.Fprintf(stderr, "crane-rebase-stream: %s: abandoning the images in flight\n", cmdline.SignalName(sig))
 		case <-t.C:
 			fmt.Fprintf(stderr, "crane-rebase-stream: abandoning the images still in flight after %s\n", grace)
 		case <-i.done:
@@ -120,16 +119,6 @@ func (i *interrupt) signalWith(d time.Duration) os.Signal {
 // readerIsGone reports whether readerGone was called.
 func (i *interrupt) readerIsGone() bool { return i.gone.Load() }
 
-func sigName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
-
 // isTerminal reports whether w (or the stderr a lockedWriter wraps) is a
 // terminal.
 func isTerminal(w io.Writer) bool {
@@ -137,13 +126,6 @@ func isTerminal(w io.Writer) bool {
 		w = l.w
 	}
 	return cmdline.IsTerminal(w)
-}
-
-func exitCode(s os.Signal) int {
-	if n, ok := s.(syscall.Signal); ok {
-		return exitInterrupted + int(n)
-	}
-	return exitInterrupted + int(syscall.SIGINT)
 }
 
 // lockedWriter serialises writes to stderr from the stream and the signal
@@ -174,7 +156,7 @@ func (i *interrupt) signal() os.Signal {
 }
 
 func (i *interrupt) close() {
-	signal.Stop(i.sigs)
+	i.sigs.Stop()
 	signal.Stop(i.pipes)
 	close(i.done)
 	i.cancel()

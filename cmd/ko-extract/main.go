@@ -13,7 +13,7 @@ import (
 	"github.com/rebasekit/rebasekit/internal/cmdline"
 	"github.com/rebasekit/rebasekit/internal/inputs"
 	"github.com/rebasekit/rebasekit/internal/yamlflags"
-	"github.com/rebasekit/rebasekit/pkg/dedupe"
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
 	"github.com/urfave/cli/v2"
 )
@@ -77,8 +77,7 @@ func run(c *cli.Context) error {
 	// Every input is parsed before a line is printed: on invalid YAML
 	// nothing reaches stdout, so the next tool never works (or pushes) on
 	// half of a release. The references themselves are small.
-	var seen dedupe.Index
-	var found, all []*yamlwalk.Occurrence
+	var all []*yamlwalk.Occurrence
 	errw := c.App.ErrWriter
 	verbose := c.Bool("verbose")
 	for _, in := range sel.Inputs {
@@ -94,9 +93,6 @@ func run(c *cli.Context) error {
 			if verbose {
 				fmt.Fprintln(errw, cmdline.Selected("ko-extract", o.File, o.Line, o.Column, string(o.Rule), o.Ref))
 			}
-			if _, first := seen.Add(o.Ref); first || c.Bool("no-dedupe") {
-				found = append(found, o)
-			}
 			return nil
 		})
 		if err != nil {
@@ -104,6 +100,10 @@ func run(c *cli.Context) error {
 		}
 	}
 	sel.WarnUnusedPrefixes(all)
+	found := all
+	if !c.Bool("no-dedupe") {
+		found = pipeline.Unique(all) // line k: the k-th reference ko-rewrite replaces
+	}
 	out := bufio.NewWriter(c.App.Writer)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)

@@ -83,8 +83,12 @@ EXIT STATUS
 // (before anything is written), the replacement stream, one call that plans,
 // splices and verifies every file, and the write.
 func run(c *cli.Context) error {
-	sig := notifySignals()
-	defer sig.stop()
+	// SIGINT and SIGTERM are honoured between steps (sig.Pending): nothing
+	// is written until every check has passed, and each file is replaced
+	// atomically, so an interrupt never leaves a temporary file or a
+	// half-done file behind.
+	sig := cmdline.NotifyInterrupts()
+	defer sig.Stop()
 	if c.Bool("version") {
 		cmdline.PrintVersion(c)
 		return nil
@@ -109,7 +113,7 @@ func run(c *cli.Context) error {
 		}
 	}
 	for _, in := range sel.Inputs {
-		if err := sig.pending(); err != nil {
+		if err := sig.Pending(); err != nil {
 			return fmt.Errorf("%w; nothing written", err)
 		}
 		src, err := readYAML(c, sig, in)
@@ -128,7 +132,7 @@ func run(c *cli.Context) error {
 	if err := rw.Rewrite(img); err != nil {
 		return explain(err)
 	}
-	if err := sig.pending(); err != nil {
+	if err := sig.Pending(); err != nil {
 		return fmt.Errorf("%w; nothing written", err)
 	}
 	if err := writeSummary(c, sel.Walker, rw.Files()); err != nil { // summary.go

@@ -40,7 +40,7 @@ func checkArgs(c *cli.Context, ins []inputs.Input) error {
 }
 
 // readYAML reads one input; a Ctrl-C while it blocks ends the run.
-func readYAML(c *cli.Context, sig signals, in inputs.Input) (src []byte, err error) {
+func readYAML(c *cli.Context, sig cmdline.Interrupts, in inputs.Input) (src []byte, err error) {
 	err = readOrInterrupt(sig, func() (err error) {
 		if in.Name == inputs.Stdin && cmdline.IsTerminal(os.Stdin) {
 			fmt.Fprintln(c.App.ErrWriter, "ko-rewrite: reading YAML from standard input (Ctrl-D ends it; -f FILE reads a file)")
@@ -52,7 +52,7 @@ func readYAML(c *cli.Context, sig signals, in inputs.Input) (src []byte, err err
 }
 
 // readImages reads and checks the --images stream.
-func readImages(c *cli.Context, sig signals) (img *rewrite.Images, err error) {
+func readImages(c *cli.Context, sig cmdline.Interrupts) (img *rewrite.Images, err error) {
 	imagesArg := c.String("images")
 	var r io.Reader = os.Stdin
 	if imagesArg != "-" {
@@ -75,13 +75,13 @@ func readImages(c *cli.Context, sig signals) (img *rewrite.Images, err error) {
 
 // writeInPlace replaces each file that changed, atomically, honouring a
 // signal between files.
-func writeInPlace(c *cli.Context, sig signals, ins []inputs.Input, files []*rewrite.Target) error {
+func writeInPlace(c *cli.Context, sig cmdline.Interrupts, ins []inputs.Input, files []*rewrite.Target) error {
 	changed := 0
 	for i, f := range files {
 		if !f.Changed() {
 			continue // untouched files are not rewritten
 		}
-		if err := sig.pending(); err != nil {
+		if err := sig.Pending(); err != nil {
 			return fmt.Errorf("%w after writing %d file(s); the rest are untouched", err, changed)
 		}
 		if err := atomicfile.Write(ins[i].Real, f.Out); err != nil {

@@ -1,5 +1,6 @@
 // Package cmdline holds the command-line conventions the three binaries
-// share: usage errors and exit statuses, flag errors worded for a person,
+// share: usage errors and exit statuses, interrupts (SIGINT, SIGTERM: their
+// words and statuses), flag errors worded for a person,
 // "PROG help" and "PROG version", --version and the version string, the
 // hidden man-page and completion flags, and terminal checks.
 package cmdline
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"github.com/xrash/smetrics"
 	"golang.org/x/term"
 )
 
@@ -89,7 +91,7 @@ func explainFlagError(c *cli.Context, err error) string {
 			dash = "-"
 		}
 		s := fmt.Sprintf("unknown flag %s%s", dash, given)
-		if best := suggestFlag(given, flagNames(c)); best != "" {
+		if best := suggestFlag(given, appFlags(c)); best != "" {
 			s += fmt.Sprintf(": did you mean %s?", dashed(best))
 		}
 		return s
@@ -119,15 +121,12 @@ func dashed(name string) string {
 	return "--" + name
 }
 
-func flagNames(c *cli.Context) []string {
-	var names []string
+// appFlags are the flags of c's app, or none.
+func appFlags(c *cli.Context) []cli.Flag {
 	if c == nil || c.App == nil {
 		return nil
 	}
-	for _, f := range c.App.Flags {
-		names = append(names, f.Names()...)
-	}
-	return append(names, "help")
+	return c.App.Flags
 }
 
 func findFlag(c *cli.Context, name string) cli.Flag {
@@ -144,53 +143,39 @@ func findFlag(c *cli.Context, name string) cli.Flag {
 	return nil
 }
 
-// suggestFlag picks the long flag a mistyped one most likely meant: the
-// same name with '_' for '-' or without the dashes (crane's --old_base,
-// --dryrun), else the closest by edit distance, if close enough.
-func suggestFlag(given string, names []string) string {
+// suggestFlag picks the flag a mistyped one most likely meant: the same
+// long name with '_' for '-', without the dashes or in another case
+// (crane's --old_base, --dryrun), else urfave/cli's own suggestion
+// (cli.SuggestFlag, by Jaro-Winkler similarity) when it is close enough:
+// cli suggests its nearest flag however far, and a flag that is no typo
+// of ours (--frobnicate) must get no suggestion.
+func suggestFlag(given string, flags []cli.Flag) string {
 	norm := func(s string) string {
 		return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
 	}
-	for _, n := range names {
-		if len(n) > 1 && norm(n) == norm(given) {
-			return n
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if len(n) > 1 && norm(n) == norm(given) {
+				return n
+			}
 		}
 	}
-	best, bestD := "", 3
-	if len(given) <= 4 {
-		bestD = 2
+	if cli.SuggestFlag == nil { // built with urfave_cli_no_suggest
+		return ""
 	}
-	for _, n := range names {
-		if len(n) < 2 {
-			continue
-		}
-		if d := editDistance(norm(given), norm(n)); d < bestD {
-			best, bestD = n, d
-		}
+	given = strings.ToLower(given)
+	best := strings.TrimLeft(cli.SuggestFlag(flags, given, false), "-")
+	// The similarity cli ranks by, with its parameters (suggestions.go).
+	if best == "" || smetrics.JaroWinkler(best, given, 0.7, 4) < minSimilarity {
+		return ""
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// minSimilarity is the Jaro-Winkler similarity from which a flag is
+// suggested: a letter left out, doubled, swapped or mistyped in a name
+// scores over 0.9; an unrelated word under 0.75.
+const minSimilarity = 0.85
 
 // HelpVersionWords turns `PROG help` and `PROG version`, the only argument,
 // into --help and --version, as crane, ko and kubectl users type them. A file

@@ -4,23 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 func TestSuggestFlag(t *testing.T) {
-	names := []string{"jobs", "j", "dry-run", "strict", "old-base", "new-base", "tag", "timeout", "verbose", "v", "version", "help"}
+	flags := []cli.Flag{
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}},
+		&cli.BoolFlag{Name: "dry-run"},
+		&cli.BoolFlag{Name: "strict"},
+		&cli.StringFlag{Name: "old-base"},
+		&cli.StringFlag{Name: "new-base"},
+		&cli.BoolFlag{Name: "tag"},
+		&cli.DurationFlag{Name: "timeout"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}},
+		&cli.BoolFlag{Name: "version"},
+	}
 	for _, tc := range []struct{ given, want string }{
 		{"dryrun", "dry-run"},
 		{"old_base", "old-base"},
 		{"OLD-BASE", "old-base"},
+		{"Dry-Rnu", "dry-run"},
 		{"stirct", "strict"},
 		{"verbos", "verbose"},
 		{"timout", "timeout"},
 		{"jbs", "jobs"},
+		{"jbos", "jobs"},
+		{"hlep", "help"},
 		{"frobnicate", ""},
 		{"x", ""},
-		{"ag", "tag"},
+		{"ag", ""}, // too short to tell: Jaro-Winkler finds no common letter in place
 	} {
-		if got := suggestFlag(tc.given, names); got != tc.want {
+		if got := suggestFlag(tc.given, flags); got != tc.want {
 			t.Errorf("suggestFlag(%q) = %q, want %q", tc.given, got, tc.want)
 		}
 	}

@@ -183,7 +183,7 @@ func runPipeline(ctx context.Context, out io.Writer, work string, env []string, 
 		return err
 	}
 	printTable(out, rep)
-	fmt.Fprintf(out, "\npipeline took %s for %d images\n\n", elapsed.Round(time.Millisecond), len(rep.Results))
+	fmt.Fprintf(out, "\npipeline took %s for %d images\n\n", elapsed.Round(time.Millisecond), len(rep.Images))
 	return nil
 }
 

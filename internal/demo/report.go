@@ -8,13 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/rebasekit/rebasekit/pkg/linestream"
+	"github.com/rebasekit/rebasekit/pkg/report"
 )
 
 // readReport reads crane-rebase-stream's --report file. It decodes into the
 // engine's own types, so the demo breaks at compile time if they change.
-func readReport(path string) (linestream.Summary, error) {
-	var s linestream.Summary
+func readReport(path string) (report.Report, error) {
+	var s report.Report
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return s, err
@@ -26,10 +26,10 @@ func readReport(path string) (linestream.Summary, error) {
 }
 
 // printTable shows one row per platform of every image in the report.
-func printTable(out io.Writer, s linestream.Summary) {
+func printTable(out io.Writer, s report.Report) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tOLD BASE\tNEW BASE\tRESULT\tTIME")
-	for _, r := range s.Results {
+	for _, r := range s.Images {
 		img := r.Input
 		if i := strings.IndexByte(img, '/'); i >= 0 {
 			img = img[i+1:] // the registry is a random loopback port

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/rebasekit/rebasekit/pkg/atomicfile"
 	"github.com/rebasekit/rebasekit/pkg/store"
@@ -22,7 +23,7 @@ import (
 
 // AnnotationRefName is the index.json annotation that names an image in a
 // layout (the image-spec's org.opencontainers.image.ref.name).
-const AnnotationRefName = "org.opencontainers.image.ref.name"
+const AnnotationRefName = imagespec.AnnotationRefName
 
 // Dir is one OCI image layout directory. Its methods are safe for
 // concurrent use; writes to index.json are serialized.

@@ -20,10 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
@@ -178,7 +178,7 @@ func (r *run) take(s *slot) bool {
 // reference, or starts the work on a new one (when a job is free).
 func (r *run) start(s *slot, first map[string]*slot) {
 	switch {
-	case s.ref == "" || strings.HasPrefix(s.ref, "#"):
+	case pipeline.Ignored(s.ref):
 		s.res = rebase.Result{Input: s.text, Output: s.text, Action: Blank}
 		close(s.done)
 	case first[s.ref] != nil:

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 )
 
 // Shard is a share of the distinct references of a stream, for running one
@@ -66,7 +68,7 @@ func (s Shard) takes(sl *slot) bool {
 		return true
 	case sl.res.Err != nil:
 		return s.Index == 0
-	case sl.ref == "" || strings.HasPrefix(sl.ref, "#"):
+	case pipeline.Ignored(sl.ref):
 		return false
 	}
 	return s.Has(sl.ref)

@@ -8,13 +8,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 )
 
 // MaxLine is the longest input line read as a reference, in bytes (without
-// its line ending). A longer line is no reference: it is echoed, streamed
-// through without being held, and answered with ErrLineTooLong.
-const MaxLine = 64 << 10
+// its line ending): pipeline.MaxLine, which ko-rewrite --images reads with.
+// A longer line is no reference: it is echoed, streamed through without
+// being held, and answered with ErrLineTooLong.
+const MaxLine = pipeline.MaxLine
 
 // ErrLineTooLong is the failure of a line longer than MaxLine.
 var ErrLineTooLong = fmt.Errorf("line too long (over %d bytes): not an image reference; echoed", MaxLine)
@@ -42,7 +44,11 @@ func newSlot(line string, long bool) *slot {
 	s.ref = strings.TrimSpace(text)
 	if long || len(text) > MaxLine {
 		s.ref = ""
-		s.res = rebase.Result{Input: clipLine(text), Output: clipLine(text), Action: rebase.Failed,
+		in := Clip(text)
+		if long {
+			in = clip(text, " and more") // only its start was read
+		}
+		s.res = rebase.Result{Input: in, Output: in, Action: rebase.Failed,
 			Reason: ErrLineTooLong.Error(), Err: ErrLineTooLong}
 	}
 	if long {
@@ -92,7 +98,7 @@ func (s *slot) answer(w *bufio.Writer, pairs bool) error {
 		if s.res.Action == rebase.Rebased {
 			out = s.res.Output
 		}
-		if _, err := w.WriteString(s.ref + " " + out + "\n"); err != nil {
+		if _, err := w.WriteString(pipeline.Pair(s.ref, out) + "\n"); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -128,11 +134,16 @@ func (s *slot) echoRest(w *bufio.Writer) error {
 	return werr
 }
 
-// clipLine is the start of a long line, for messages and the report.
-func clipLine(s string) string {
+// Clip is s, or when s is longer than 200 bytes its start and its length
+// ("... (N bytes)"): the form a line takes in a message or the report, so
+// that a runaway input line cannot flood either.
+func Clip(s string) string { return clip(s, "") }
+
+// clip is Clip with more after the length.
+func clip(s, more string) string {
 	const max = 200
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + fmt.Sprintf("... (%d bytes and more)", len(s))
+	return s[:max] + fmt.Sprintf("... (%d bytes%s)", len(s), more)
 }

@@ -9,16 +9,22 @@ import (
 
 // Summary counts the actions of a run. Results, in input order (blank lines
 // aside), is only kept with Stream.KeepResults: a run's memory must not grow
-// with its input. Its JSON is crane-rebase-stream's --report.
+// with its input. crane-rebase-stream's --report is package report's Report,
+// which holds the same counts and results.
 type Summary struct {
+	Counts
+	Results []rebase.Result `json:"images"`
+}
+
+// Counts are a run's lines by action, and the bytes it copied.
+type Counts struct {
 	Rebased  int `json:"rebased"`
 	UpToDate int `json:"upToDate"`
 	Skipped  int `json:"skipped"`
 	Failed   int `json:"failed"`
 	// CopiedBytes is the total of the results' CopiedBytes: the bytes of
 	// new-base layers read from another registry than the images'.
-	CopiedBytes int64           `json:"copiedBytes"`
-	Results     []rebase.Result `json:"images"`
+	CopiedBytes int64 `json:"copiedBytes"`
 }
 
 // Add counts r and keeps it (a blank line is neither).
@@ -28,34 +34,41 @@ func (s *Summary) Add(r rebase.Result) {
 	}
 }
 
+// IsImage reports whether r is the result of an image's line, one that is
+// counted and reported; a blank or comment line's is not.
+func IsImage(r rebase.Result) bool {
+	var c Counts
+	return c.count(r)
+}
+
 // count counts r and says whether it is an image's result.
-func (s *Summary) count(r rebase.Result) bool {
+func (c *Counts) count(r rebase.Result) bool {
 	switch r.Action {
 	case rebase.Rebased:
-		s.Rebased++
+		c.Rebased++
 	case rebase.UpToDate:
-		s.UpToDate++
+		c.UpToDate++
 	case rebase.Skipped:
-		s.Skipped++
+		c.Skipped++
 	case rebase.Failed:
-		s.Failed++
+		c.Failed++
 	default:
 		return false
 	}
-	s.CopiedBytes += r.CopiedBytes
+	c.CopiedBytes += r.CopiedBytes
 	return true
 }
 
 // String is the summary line printed at the end of a run.
-func (s Summary) String() string {
-	return fmt.Sprintf("rebased %d, up to date %d, skipped %d, failed %d", s.Rebased, s.UpToDate, s.Skipped, s.Failed)
+func (c Counts) String() string {
+	return fmt.Sprintf("rebased %d, up to date %d, skipped %d, failed %d", c.Rebased, c.UpToDate, c.Skipped, c.Failed)
 }
 
 // DryRunString is the summary line of a dry run, which pushed nothing:
 // "would rebase N, ...".
-func (s Summary) DryRunString() string {
-	return "would " + strings.Replace(s.String(), "rebased", "rebase", 1)
+func (c Counts) DryRunString() string {
+	return "would " + strings.Replace(c.String(), "rebased", "rebase", 1)
 }
 
 // OK reports whether no line failed.
-func (s Summary) OK() bool { return s.Failed == 0 }
+func (c Counts) OK() bool { return c.Failed == 0 }

@@ -6,15 +6,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/sigstore/sigstore/pkg/signature"
-)
-
-// The labels (or annotations) an image names its own source and revision
-// with.
-const (
-	sourceLabel   = "org.opencontainers.image.source"
-	revisionLabel = "org.opencontainers.image.revision"
 )
 
 // Signer signs rebased images with a key and attests their rebase: a
@@ -128,10 +122,10 @@ func platform(sub rebase.Subject) (Platform, error) {
 	pl.CreatedBy = own
 	for _, src := range []map[string]string{m.Annotations, cf.Config.Labels} {
 		if pl.Source == "" {
-			pl.Source = src[sourceLabel]
+			pl.Source = src[imagespec.AnnotationSource]
 		}
 		if pl.Revision == "" {
-			pl.Revision = src[revisionLabel]
+			pl.Revision = src[imagespec.AnnotationRevision]
 		}
 	}
 	return pl, nil

@@ -7,19 +7,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// platformString is os/arch[/variant][:os.version], as people write it.
+// platformString is os/arch[/variant][:os.version], as people write it
+// (v1.Platform.String); "unknown" for a child without a platform, or one
+// without an os, which String would make "".
 func platformString(p *v1.Platform) string {
-	if p == nil {
+	if p == nil || p.OS == "" {
 		return "unknown"
 	}
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		s += ":" + p.OSVersion
-	}
-	return s
+	return p.String()
 }
 
 // isPlatformImage reports whether an index child is an image for a real

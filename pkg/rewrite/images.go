@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 )
 
@@ -29,8 +30,9 @@ type Line struct {
 	New string // the replacement
 }
 
-// MaxLine bounds one line of the stream; a reference is at most a few hundred bytes.
-const MaxLine = 64 << 10
+// MaxLine bounds one line of the stream: pipeline.MaxLine, the bound
+// crane-rebase-stream reads with.
+const MaxLine = pipeline.MaxLine
 
 // ParseImages reads a replacement stream. Every reference must be valid, the
 // forms may not be mixed, and an OLD may not be given two different NEWs.
@@ -55,12 +57,11 @@ func ParseImages(r io.Reader) (*Images, error) {
 		if n == 1 {
 			line = strings.TrimPrefix(line, "\ufeff") // a BOM from an editor
 		}
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+		if pipeline.Ignored(line) {
 			continue
 		}
 		lastRef = n
-		f := strings.Fields(line)
+		f := pipeline.Fields(line)
 		if len(f) > 2 {
 			return nil, fmt.Errorf("images line %d: %d fields; want NEW or OLD NEW", n, len(f))
 		}

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rebasekit/rebasekit/pkg/dedupe"
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
 )
@@ -18,14 +18,13 @@ import (
 // repository unless allowRepoChange (a *RepoChangeError). An OLD that is not
 // selected is a *NotSelectedError.
 func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[string]string, error) {
-	var uniq dedupe.Index
+	var uniq []string
 	first := map[string]*yamlwalk.Occurrence{}
-	for _, o := range occs {
-		if _, isFirst := uniq.Add(o.Ref); isFirst {
-			first[o.Ref] = o
-		}
+	for _, o := range pipeline.Unique(occs) {
+		uniq = append(uniq, o.Ref)
+		first[o.Ref] = o
 	}
-	from, err := assign(uniq.Values(), first, img)
+	from, err := assign(uniq, first, img)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +34,7 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 	}
 	// A rebase never unpins: a pinned reference whose replacement has no
 	// digest means a cut or garbled stream, whatever the other checks say.
-	for _, old := range uniq.Values() {
+	for _, old := range uniq {
 		if l, ok := from[old]; ok && refs.IsPinned(old) && !refs.IsPinned(l.New) {
 			o := first[old]
 			return nil, fmt.Errorf("%s:%d:%d: %q would be replaced by %q, which drops its digest: the images stream may be cut off or garbled (images line %d)", o.File, o.Line, o.Column, old, l.New, l.N)
@@ -49,7 +48,7 @@ func Plan(occs []*yamlwalk.Occurrence, img *Images, allowRepoChange bool) (map[s
 		}
 	}
 	if !allowRepoChange {
-		for _, old := range uniq.Values() {
+		for _, old := range uniq {
 			nw, ok := plan[old]
 			if !ok || nw == old || refs.SameRepository(old, nw) {
 				continue

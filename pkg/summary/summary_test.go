@@ -24,7 +24,7 @@ func TestMarkdownPackagesPerPlatformAndUnknown(t *testing.T) {
 		Images: []Image{{Ref: "r.example/app:v1", Digest: "sha256:o", NewDigest: "sha256:n", Signed: "signed"}},
 	}}
 	var b bytes.Buffer
-	if err := WriteMarkdown(&b, bases, []Failure{{Line: 3, Input: "r.example/x:v1", Reason: "a <b> failed_here"}}, linestream.Summary{Rebased: 1, Failed: 1}, false); err != nil {
+	if err := WriteMarkdown(&b, bases, []Failure{{Line: 3, Input: "r.example/x:v1", Reason: "a <b> failed_here"}}, linestream.Summary{Counts: linestream.Counts{Rebased: 1, Failed: 1}}, false); err != nil {
 		t.Fatal(err)
 	}
 	want := "# Rebase summary\n\n## Base `r.example/debian:12`\n\n| Platform | Old base | New base |\n|---|---|---|\n" +
@@ -41,7 +41,7 @@ func TestMarkdownPackagesPerPlatformAndUnknown(t *testing.T) {
 
 func TestMarkdownNoBaseMoved(t *testing.T) {
 	var b bytes.Buffer
-	WriteMarkdown(&b, nil, nil, linestream.Summary{UpToDate: 2}, false)
+	WriteMarkdown(&b, nil, nil, linestream.Summary{Counts: linestream.Counts{UpToDate: 2}}, false)
 	if want := "# Rebase summary\n\nNo base moved: no image was rebased.\n\n## Counts\n\nrebased 0, up to date 2, skipped 0, failed 0\n"; b.String() != want {
 		t.Errorf("got %q", b.String())
 	}
@@ -95,7 +95,7 @@ func TestMarkdownDryRun(t *testing.T) {
 	s.Add(1, rebase.Result{Input: "r.example/app:v1", Action: rebase.Rebased, Base: "r.example/base:1", Digest: "sha256:o", NewDigest: "sha256:n", DryRun: true,
 		Platforms: []rebase.PlatformResult{{Platform: "linux/amd64", Action: rebase.Rebased, OldBase: "sha256:a", NewBase: "sha256:b"}}})
 	var b bytes.Buffer
-	if err := WriteMarkdown(&b, s.Bases(context.Background()), nil, linestream.Summary{Rebased: 1}, s.DryRun()); err != nil {
+	if err := WriteMarkdown(&b, s.Bases(context.Background()), nil, linestream.Summary{Counts: linestream.Counts{Rebased: 1}}, s.DryRun()); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Images that would be rebased onto it (1):\n", "## Counts\n\nwould rebase 1, up to date 0, skipped 0, failed 0\n"} {

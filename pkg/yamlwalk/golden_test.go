@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rebasekit/rebasekit/pkg/dedupe"
+	"github.com/rebasekit/rebasekit/pkg/pipeline"
 	"github.com/rebasekit/rebasekit/pkg/refs"
 	"github.com/rebasekit/rebasekit/pkg/rewrite"
 	"github.com/rebasekit/rebasekit/pkg/yamlwalk"
@@ -198,14 +198,11 @@ func TestGolden(t *testing.T) {
 				checkGolden(t, filepath.Join("../../testdata", c.name+".rewritten"), out)
 			} else {
 				// The corpus is big: pin the changed lines by count.
-				var uniq dedupe.Index
-				for _, o := range occs {
-					uniq.Add(o.Ref)
-				}
+				uniq := len(pipeline.Unique(occs))
 				n, added := changedLines(src, out)
-				msg := fmt.Sprintf("%d lines changed, %d occurrences, %d unique\n", n, len(occs), uniq.Len())
+				msg := fmt.Sprintf("%d lines changed, %d occurrences, %d unique\n", n, len(occs), uniq)
 				if added > 0 {
-					msg = fmt.Sprintf("%d lines changed, %d added, %d occurrences, %d unique\n", n, added, len(occs), uniq.Len())
+					msg = fmt.Sprintf("%d lines changed, %d added, %d occurrences, %d unique\n", n, added, len(occs), uniq)
 				}
 				checkGolden(t, filepath.Join("../../testdata", c.name+".changed"), []byte(msg))
 			}
@@ -218,13 +215,9 @@ func TestGolden(t *testing.T) {
 // splice.
 func spliceAll(tb testing.TB, src []byte, occs []*yamlwalk.Occurrence, newRef func(string) string) *rewrite.Spliced {
 	tb.Helper()
-	var uniq dedupe.Index
-	for _, o := range occs {
-		uniq.Add(o.Ref)
-	}
 	img := &rewrite.Images{}
-	for _, old := range uniq.Values() {
-		img.Lines = append(img.Lines, rewrite.Line{New: newRef(old)})
+	for _, o := range pipeline.Unique(occs) {
+		img.Lines = append(img.Lines, rewrite.Line{New: newRef(o.Ref)})
 	}
 	plan, err := rewrite.Plan(occs, img, false)
 	if err != nil {

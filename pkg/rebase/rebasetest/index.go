@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // This file builds images in memory, for callers that push them themselves
@@ -82,7 +83,7 @@ func BaseImage(version string, p v1.Platform, shape Shape) (v1.Image, error) {
 		Config: v1.Config{
 			Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
 			Labels: map[string]string{
-				"org.opencontainers.image.version": version,
+				imagespec.AnnotationVersion: version,
 			},
 		},
 		RootFS: v1.RootFS{Type: "layers"},

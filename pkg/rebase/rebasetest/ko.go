@@ -5,6 +5,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // This file is the one place that knows how ko v0.18 lays out and annotates
@@ -13,8 +14,8 @@ import (
 
 // Annotation keys ko writes (OCI image-spec names).
 const (
-	AnnotationBaseName   = "org.opencontainers.image.base.name"
-	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
+	AnnotationBaseName   = imagespec.AnnotationBaseImageName
+	AnnotationBaseDigest = imagespec.AnnotationBaseImageDigest
 )
 
 // koBuild adds an app's layers and config to base, a platform image of the

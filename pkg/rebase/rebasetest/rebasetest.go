@@ -437,18 +437,9 @@ func PushApp(ctx context.Context, ref string, spec AppSpec, opts ...remote.Optio
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	im, err := baseIdx.IndexManifest()
+	matches, err := platformChildren(baseIdx, spec.Platforms)
 	if err != nil {
 		return v1.Hash{}, err
-	}
-	var matches []v1.Descriptor
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			continue
-		}
-		if len(spec.Platforms) == 0 || hasPlatform(spec.Platforms, *d.Platform) {
-			matches = append(matches, d)
-		}
 	}
 	if len(matches) == 0 {
 		return v1.Hash{}, fmt.Errorf("no matching platforms in base %s", baseRef)
@@ -477,6 +468,22 @@ func PushApp(ctx context.Context, ref string, spec AppSpec, opts ...remote.Optio
 		return v1.Hash{}, err
 	}
 	return idx.Digest()
+}
+
+// platformChildren are the children of idx with a platform among ps (any
+// platform when ps is empty), in the index's order.
+func platformChildren(idx v1.ImageIndex, ps []v1.Platform) ([]v1.Descriptor, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var matches []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Platform != nil && (len(ps) == 0 || hasPlatform(ps, *d.Platform)) {
+			matches = append(matches, d)
+		}
+	}
+	return matches, nil
 }
 
 // attestationChild is a buildkit-style attestation of first, as an index
