@@ -5,14 +5,16 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
-// The annotations ko (and buildkit, and others) record on the images they build.
+// The annotations ko (and buildkit, and others) record on the images they
+// build: image-spec's.
 const (
-	AnnotationBaseName   = "org.opencontainers.image.base.name"
-	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
+	AnnotationBaseName   = imagespec.AnnotationBaseImageName
+	AnnotationBaseDigest = imagespec.AnnotationBaseImageDigest
 )
 
 // baseInfo is where an image says it came from.
