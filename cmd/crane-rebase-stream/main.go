@@ -111,6 +111,9 @@ func run(intr *interrupt, c *cli.Context) error {
 			return cli.Exit(werr.Error(), exitUsage) // "writing report: ...", "writing summary: ..."
 		}
 	}
+	if c.Bool("verbose") {
+		fmt.Fprint(stderr, requestLines(r.Requests())) // requests.go
+	}
 	const unanswered = "standard output's reader is gone: the lines not answered were not rebased, or their rebased images are pushed but named by nothing; run again"
 	if intr.readerIsGone() {
 		intr.signalWith(200 * time.Millisecond)

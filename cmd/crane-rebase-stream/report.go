@@ -9,6 +9,7 @@ import (
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/summary"
 	"github.com/urfave/cli/v2"
 )
@@ -24,6 +25,9 @@ type reportFile struct {
 	bw   *bufio.Writer
 	n    int
 	err  error
+	// requests are the run's requests by host, method and kind, said as
+	// the report's "requests" (Rebaser.Requests)
+	requests func() map[string]registry.Requests
 }
 
 func newReportFile(path string) (*reportFile, error) {
@@ -80,6 +84,12 @@ func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error 
 			}
 		}
 	}
+	if r.err == nil && r.requests != nil {
+		var b []byte
+		if b, r.err = json.MarshalIndent(r.requests(), "  ", "  "); r.err == nil {
+			end += ",\n  \"requests\": " + string(b)
+		}
+	}
 	if r.err == nil {
 		_, r.err = fmt.Fprintf(r.bw, "%s,\n  \"rebased\": %d,\n  \"upToDate\": %d,\n  \"skipped\": %d,\n  \"failed\": %d,\n  \"copiedBytes\": %d\n}\n",
 			end, sum.Rebased, sum.UpToDate, sum.Skipped, sum.Failed, sum.CopiedBytes)
@@ -113,11 +123,13 @@ func withReport(c *cli.Context, r *rebase.Rebaser, each func(int, rebase.Result)
 	if err != nil {
 		return nil, nil, err
 	}
+	requests := r.Requests
 	if path := c.String("report"); path != "" {
 		r, err := newReportFile(path)
 		if err != nil {
 			return nil, nil, cli.Exit(fmt.Sprintf("--report: %v", err), exitUsage)
 		}
+		r.requests = requests
 		o.report = r
 		inner := each
 		each = func(n int, res rebase.Result) {
