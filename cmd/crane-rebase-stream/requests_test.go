@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
@@ -27,8 +28,11 @@ func TestRequestsReported(t *testing.T) {
 	kinds := map[string]int{}
 	for _, q := range reg.Requests() {
 		methods[q.Method]++
-		k := q.Method + " " + kindOf(q.Path, q.Query)
-		kinds[k]++
+		k := rebasetest.Kind(q.Path)
+		if k == "upload" && strings.Contains(q.Query, "mount=") {
+			k = "mount" // the report names a mount apart
+		}
+		kinds[q.Method+" "+k]++
 	}
 	total := len(reg.Requests())
 
@@ -79,28 +83,6 @@ func TestRequestsReported(t *testing.T) {
 	if strings.Contains(errs, "requests to") {
 		t.Errorf("without -v: %q", errs)
 	}
-}
-
-// kindOf is the kind of request the report names: the test registry's
-// kinds, with a mount apart from an upload.
-func kindOf(path, query string) string {
-	switch {
-	case path == "/v2/":
-		return "ping"
-	case strings.Contains(path, "/blobs/uploads/") && strings.Contains(query, "mount="):
-		return "mount"
-	case strings.Contains(path, "/blobs/uploads"):
-		return "upload"
-	case strings.Contains(path, "/manifests/"):
-		return "manifest"
-	case strings.Contains(path, "/blobs/"):
-		return "blob"
-	case strings.HasSuffix(path, "/tags/list"):
-		return "tags"
-	case strings.Contains(path, "/referrers/"):
-		return "referrers"
-	}
-	return "other"
 }
 
 func TestRequestLines(t *testing.T) {
