@@ -52,7 +52,7 @@ func flags() []cli.Flag {
 		verifyBaseKeyFlag, verifyImageKeyFlag, // trust.go
 		verifyBaseIdentityFlag, verifyBaseIdentityRegexpFlag, verifyBaseIssuerFlag, // trust.go
 		verifyImageIdentityFlag, verifyImageIdentityRegexpFlag, verifyImageIssuerFlag, trustedRootFlag,
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image, and at the end the requests each registry answered"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image, and before the summary the requests each registry answered"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
-// requestLines says, at -v, what each host (a registry, its token service)
-// answered in the run, one line a host: the requests in all and by method,
+// requestLines says, at -v and before the summary line, what each host (a
+// registry, its token service) answered in the run, one line a host: the requests in all and by method,
 // which is what registries' rate limits count (--report has them by kind
 // too).
 //

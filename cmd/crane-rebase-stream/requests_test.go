@@ -14,8 +14,9 @@ import (
 	"github.com/rebasekit/rebasekit/pkg/registry"
 )
 
-// --report's "requests" and -v's last lines say what the registry
-// answered: by method, and (the report) by kind, as the registry counts.
+// --report's "requests" and -v's lines before the summary say what the
+// registry answered: by method, and (the report) by kind, as the registry
+// counts.
 func TestRequestsReported(t *testing.T) {
 	reg, app1, _, _ := setup(t)
 	report := filepath.Join(t.TempDir(), "report.json")
@@ -75,7 +76,7 @@ func TestRequestsReported(t *testing.T) {
 	}
 
 	want := fmt.Sprintf("crane-rebase-stream: requests to %s: %d (GET %d, POST %d, PUT %d)\n", reg.Host, total, methods["GET"], methods["POST"], methods["PUT"])
-	if len(methods) != 3 || !strings.HasSuffix(errs, "\n"+want) {
+	if want += "crane-rebase-stream: rebased 1, up to date 0, skipped 0, failed 0\n"; len(methods) != 3 || !strings.HasSuffix(errs, "\n"+want) {
 		t.Errorf("-v: stderr %q, want it to end with %q (methods %v)", errs, want, methods)
 	}
 	// Without -v, no such line.
