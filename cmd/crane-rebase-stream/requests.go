@@ -14,7 +14,7 @@ import (
 // which is what registries' rate limits count (--report has them by kind
 // too).
 //
-//	crane-rebase-stream: requests to ghcr.io: 412 (GET 170, POST 146, PUT 96)
+//	crane-rebase-stream: requests to registry.example: 395 (GET 155, POST 120, PUT 120)
 func requestLines(reqs map[string]registry.Requests) string {
 	var b strings.Builder
 	for _, host := range slices.Sorted(maps.Keys(reqs)) {
