@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rebasekit/rebasekit/internal/distreg"
+	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
 // serve starts Debian's docker-registry (CNCF distribution) on a free
@@ -26,12 +27,19 @@ import (
 // each) to -addr-file once both answer, and runs until SIGTERM or SIGINT,
 // then stops the registry. The registry also dies with this process
 // (Pdeathsig), so a killed benchmark leaves nothing running.
+//
+// With -registry ggcr it serves go-containerregistry's in-memory registry
+// instead, in this process (rebasetest.NewRegistry: cross-repository mounts
+// as distribution makes them), behind the same proxy: a registry that takes
+// the distribution spec's single-request upload, which docker-registry 2.8
+// does not. It holds everything in memory; -dir is not used.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	dir := fs.String("dir", "", "directory for the registry's config, storage and log")
 	latency := fs.Duration("latency", 20*time.Millisecond, "added to every proxied request")
 	logPath := fs.String("log", "", "request log (one line a request, plus #mark lines)")
 	addrFile := fs.String("addr-file", "", "where to write \"PROXY REGISTRY\" once ready")
+	impl := fs.String("registry", "distribution", "the registry: distribution (Debian's docker-registry) or ggcr (go-containerregistry's in-memory registry)")
 	fs.Parse(args)
 	if *dir == "" || *logPath == "" || *addrFile == "" {
 		return errors.New("-dir, -log and -addr-file are required")
@@ -40,18 +48,33 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	reg, err := distreg.Start(ctx, *dir, distreg.Options{LogLevel: "warn"})
-	if err != nil {
-		return err
+	var (
+		host string
+		done <-chan struct{}
+		tail func() string
+	)
+	switch *impl {
+	case "distribution":
+		reg, err := distreg.Start(ctx, *dir, distreg.Options{LogLevel: "warn"})
+		if err != nil {
+			return err
+		}
+		defer reg.Stop()
+		host, done, tail = reg.Host, reg.Done(), reg.LogTail
+	case "ggcr":
+		reg := rebasetest.NewRegistry()
+		defer reg.Close()
+		host, tail = reg.Host, func() string { return "" }
+	default:
+		return fmt.Errorf("-registry %q: want distribution or ggcr", *impl)
 	}
-	defer reg.Stop()
 
 	logFile, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	p := newProxy(reg.Host, *latency, logFile)
+	p := newProxy(host, *latency, logFile)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -61,7 +84,7 @@ func serve(args []string) error {
 	defer srv.Close()
 
 	tmp := *addrFile + ".tmp"
-	if err := os.WriteFile(tmp, []byte(l.Addr().String()+" "+reg.Host+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(l.Addr().String()+" "+host+"\n"), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, *addrFile); err != nil {
@@ -70,8 +93,8 @@ func serve(args []string) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-reg.Done():
-		return fmt.Errorf("docker-registry exited:\n%s", reg.LogTail())
+	case <-done: // never, for ggcr
+		return fmt.Errorf("docker-registry exited:\n%s", tail())
 	}
 }
 
@@ -217,6 +240,8 @@ func classify(method string, u *url.URL, status int) string {
 				return "blob mount"
 			}
 			return "blob mount (not mounted)"
+		case method == http.MethodPost && status == http.StatusCreated && u.Query().Get("digest") != "":
+			return "upload POST (single request)"
 		case method == http.MethodPost:
 			return "upload POST"
 		default:

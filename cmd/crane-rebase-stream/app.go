@@ -41,7 +41,7 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: "keep-config", Usage: "keep each image's config (User, Env, Labels, Entrypoint...) exactly as it is, as crane rebase does", DefaultText: "what the image inherited from the old base follows the new base"},
 		&cli.BoolFlag{Name: "tag", Usage: "also move the input's tag to the rebased image, while it still names the image rebased", DefaultText: "push by digest only"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to any registry", DefaultText: "loopback only"},
-		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error"},
+		&cli.StringFlag{Name: "report", Usage: "write a JSON report to `FILE`: per image input, output, action, per-platform old/new base, error; the requests each registry answered, by method and kind"},
 		&cli.StringFlag{Name: "summary", Usage: "write a Markdown summary for reviewers to `FILE` at the end: per base that moved, its old and new digests, the packages that changed (from its SBOM or package database, read once per base), the images rebased onto it; the lines that failed; the counts. --report then lists the bases and their package changes too"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
@@ -52,7 +52,7 @@ func flags() []cli.Flag {
 		verifyBaseKeyFlag, verifyImageKeyFlag, // trust.go
 		verifyBaseIdentityFlag, verifyBaseIdentityRegexpFlag, verifyBaseIssuerFlag, // trust.go
 		verifyImageIdentityFlag, verifyImageIdentityRegexpFlag, verifyImageIssuerFlag, trustedRootFlag,
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what happens to every image, and before the summary the requests each registry answered"},
 		cmdline.VersionFlag(),
 	}, cmdline.DocFlags()...)
 }

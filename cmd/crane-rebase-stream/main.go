@@ -105,6 +105,11 @@ func run(intr *interrupt, c *cli.Context) error {
 		intr.readerGone() // found by a write before the watcher, or where there is none
 	}
 	rep.done()
+	if c.Bool("verbose") {
+		// Before the summary, which stays the last line; the reads of
+		// --summary, after it, are in --report's "requests" only.
+		fmt.Fprint(stderr, requestLines(r.Requests())) // requests.go
+	}
 	fmt.Fprintf(stderr, "crane-rebase-stream: %s\n", summaryLine(sum, c.Bool("dry-run")))
 	if repf != nil {
 		if werr := repf.finish(intr.outputsCtx(), sum); werr != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/report"
 	"github.com/rebasekit/rebasekit/pkg/summary"
 	"github.com/urfave/cli/v2"
@@ -24,6 +25,9 @@ type reportFile struct {
 	bw   *bufio.Writer
 	w    *report.Writer
 	err  error
+	// requests are the run's requests by host, method and kind, said as
+	// the report's "requests" (Rebaser.Requests)
+	requests func() map[string]registry.Requests
 }
 
 func newReportFile(path string) (*reportFile, error) {
@@ -44,7 +48,11 @@ func (r *reportFile) add(res rebase.Result) { r.err = r.w.Add(res) }
 func (r *reportFile) finish(sum linestream.Summary, bases []summary.Base) error {
 	// With --summary, bases are the bases that moved and their packages
 	// that changed, the summary's facts for machines.
-	r.err = r.w.Close(report.Report{Bases: bases, Counts: sum.Counts})
+	end := report.Report{Bases: bases, Counts: sum.Counts}
+	if r.requests != nil {
+		end.Requests = r.requests()
+	}
+	r.err = r.w.Close(end)
 	if r.err == nil {
 		r.err = r.bw.Flush()
 	}
@@ -74,11 +82,13 @@ func withReport(c *cli.Context, r *rebase.Rebaser, each func(int, rebase.Result)
 	if err != nil {
 		return nil, nil, err
 	}
+	requests := r.Requests
 	if path := c.String("report"); path != "" {
 		r, err := newReportFile(path)
 		if err != nil {
 			return nil, nil, cli.Exit(fmt.Sprintf("--report: %v", err), exitUsage)
 		}
+		r.requests = requests
 		o.report = r
 		inner := each
 		each = func(n int, res rebase.Result) {

@@ -131,8 +131,10 @@ func WithTransport(t registry.RoundTripper) Option { return func(o *options) { o
 func WithRetryBackoff(b remote.Backoff) Option { return func(o *options) { o.backoff = &b } }
 
 // WithReferrers turns the referrers check of rebased images on or off (on by
-// default). It costs one tag listing per repository and one referrers API
-// request per rebased image.
+// default). It costs one tag listing per repository and, on a registry that
+// serves the OCI referrers API, one request per old digest (the index and
+// each rebased platform manifest: 3 for a two-platform image); on one that
+// does not, one request a run.
 func WithReferrers(on bool) Option { return func(o *options) { o.referrers = on } }
 
 // WithUserAgent sets the User-Agent of registry requests.

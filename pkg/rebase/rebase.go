@@ -22,6 +22,7 @@ type Rebaser struct {
 	src      store.Source      // where images and their bases are read
 	dst      store.Destination // where rebased images are written
 	layouts  *layout.Store     // the OCI layouts references name (layouts.go)
+	reg      *registry.Client  // the registry client, for its request counts
 
 	oldBase, newBase name.Reference // WithOldBase, WithNewBase
 
@@ -79,6 +80,7 @@ func New(opts ...Option) (*Rebaser, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.reg = c
 	var src store.Source = c
 	var dst store.Destination = c
 	if r.o.src != nil {

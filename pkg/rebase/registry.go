@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/rebasekit/rebasekit/internal/retry"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
@@ -146,34 +147,42 @@ type baseLayer struct {
 	copied atomic.Int64 // bytes copied from another registry by Write
 }
 
-// referrers lists what refers to digest d in repo: cosign-style tags
-// (sha256-<hex>.sig/.att/.sbom and the referrers fallback tag sha256-<hex>)
-// from one tag listing per repository, and the OCI referrers API, asked with
-// w's client (one request; the tags cover the fallback).
+// referrers lists what refers to digest d in repo. The OCI referrers API
+// comes first (asked with w's client, one request): where the registry
+// serves it, it is what the distribution spec says to read, and the
+// referrers tag schema's fallback tag (sha256-<hex>) is not read; where it
+// does not (it answered 404 or 405), that tag is the fallback. cosign's
+// tags (sha256-<hex>.sig/.att/.sbom) are read either way: cosign writes
+// them whatever the registry serves. Tags come from one listing per
+// repository and run, which covers every digest of every image in it (a
+// HEAD per cosign tag would be three a digest).
 // A registry that answers the API with 404 has none (the spec forbids a 404
 // from one that has it): it is not asked again in this run, for repositories
 // under the same first path component (referrersScope).
 func (r *Rebaser) referrers(ctx context.Context, repo name.Repository, d v1.Hash, w store.Repository) ([]Referrer, error) {
-	var out []Referrer
+	im, err := r.referrersAPIAnswer(ctx, repo, d, w)
+	if err != nil {
+		// Not every registry serves the referrers API; the tags below
+		// cover the fallback scheme.
+		r.o.logger.Printf("%s: referrers API: %v", repo, err)
+		im = nil
+	}
 	tags, err := r.repoTags(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("listing tags: %w", err)
 	}
+	var out []Referrer
 	prefix := d.Algorithm + "-" + d.Hex
 	for _, t := range tags {
+		if t == prefix && im != nil {
+			continue // the fallback tag: the API answered
+		}
 		if t == prefix || strings.HasPrefix(t, prefix+".") {
 			out = append(out, Referrer{Of: d.String(), Ref: repo.Tag(t).Name(), Kind: tagKind(strings.TrimPrefix(t, prefix))})
 		}
 	}
-	im, err := r.referrersAPIAnswer(ctx, repo, d, w)
-	if im == nil && err == nil {
+	if im == nil {
 		return out, nil // no API here: the tags above are the fallback scheme
-	}
-	if err != nil {
-		// Not every registry serves the referrers API; the tags above cover
-		// the fallback scheme.
-		r.o.logger.Printf("%s: referrers API: %v", repo, err)
-		return out, nil
 	}
 	for _, m := range im.Manifests {
 		s := repo.Digest(m.Digest.String()).Name()
@@ -271,6 +280,13 @@ func referrersScope(repo name.Repository) string {
 		return repo.RegistryStr()
 	}
 	return repo.RegistryStr() + "/" + first + "/"
+}
+
+// Requests are the requests the run has sent so far to each host (a
+// registry, or its token service), by method and kind: what a registry's
+// rate limit counts. It is safe to call while the run goes on.
+func (r *Rebaser) Requests() map[string]registry.Requests {
+	return r.reg.Requests()
 }
 
 // jsonString is a small helper for building raw JSON strings.

@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -43,6 +44,10 @@ type Client struct {
 	o      Options
 	puller *remote.Puller
 	rt     http.RoundTripper // the shared transport of the writers
+	counts *counter          // the requests sent, by host (count.go)
+	// registries that answered the single-request upload with an upload
+	// session (202): host -> true (PutBlob)
+	noMonolithic sync.Map
 
 	writers cache.Memo[*writer] // repo (and mount source) -> authenticated writer
 	// registry|layer digest -> the repository on that registry a layer of a
@@ -61,8 +66,10 @@ func New(o Options) (*Client, error) {
 	// One transport under the puller and the writers: plain HTTP refused
 	// beyond loopback, one ping per registry, manifests by tag checked
 	// against their digest, at most MaxRequests in flight per registry.
-	shared := NewTransport(o.Transport, o.MaxRequests, o.Insecure)
-	c := &Client{o: o}
+	// Under it, right above the caller's transport, the request counts:
+	// what each host was sent.
+	c := &Client{o: o, counts: newCounter(o.Transport)}
+	shared := NewTransport(c.counts, o.MaxRequests, o.Insecure)
 	var err error
 	if c.puller, err = remote.NewPuller(remoteOptions(&c.o, shared)...); err != nil {
 		return nil, err

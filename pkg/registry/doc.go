@@ -14,9 +14,13 @@
 // source (push.go) that speaks the distribution API directly: a
 // cross-repository mount per layer (one POST), a layer of a base on another
 // registry streamed once per target registry and mounted from there
-// (crossreg.go), monolithic uploads, manifests by digest, a tag moved with
-// a check of what it names, the OCI referrers API. Every operation is
-// retried as a whole under one policy (internal/retry).
+// (crossreg.go), monolithic uploads (a config or a signature in the one
+// POST the distribution spec allows, where the registry takes it),
+// manifests by digest, a tag moved with a check of what it names, the OCI
+// referrers API. Every operation is retried as a whole under one policy
+// (internal/retry). Under it all, the requests each host answered are
+// counted by method and kind (Client.Requests, count.go): what a
+// registry's rate limit counts.
 //
 // A *Client is both a store.Source and a store.Destination: package rebase
 // plans against those interfaces and imports no net/http.

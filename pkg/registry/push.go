@@ -98,20 +98,60 @@ func (w *writer) PutLayer(ctx context.Context, src name.Digest, desc v1.Descript
 	return l.copied.Load(), err
 }
 
-// PutBlob uploads a blob held in memory (a config, a signature): a POST
-// and a PUT, once per digest and repository in a run.
+// PutBlob uploads a blob held in memory (a config, a signature), once per
+// digest and repository in a run, with the distribution spec's
+// single-request monolithic upload: one POST that carries the blob. A
+// registry that does not take it answers with an upload session (202, as
+// distribution's registry, docker-registry 2.8, does), which the blob is
+// then PUT to: two requests, as a POST and a PUT always were. The client
+// remembers, for the run, each registry that did not take it: later
+// uploads to it POST without the blob, so that it is sent once. Uploads
+// already under way when the first answer comes still send it twice: a
+// config or a signature is a few kilobytes, and waiting for the first
+// answer would put a round trip on every image's critical path.
 func (w *writer) PutBlob(ctx context.Context, d v1.Hash, b []byte) error {
 	open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	host := w.repo.RegistryStr()
 	_, err := w.blobs.Get(ctx, d.String(), func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, w.c.retry(ctx, func() error {
-			loc, _, err := w.startUpload(ctx, "", name.Repository{})
-			if err != nil {
-				return err
+			loc := ""
+			if _, no := w.c.noMonolithic.Load(host); !no {
+				var created bool
+				var err error
+				loc, created, err = w.post(ctx, url.Values{"digest": {d.String()}}, b)
+				switch {
+				case err == nil && created:
+					return nil
+				case err == nil: // a session: the blob goes into it
+				case monolithicRefused(err):
+					loc = ""
+				default:
+					return err
+				}
+				w.c.noMonolithic.Store(host, true)
+			}
+			if loc == "" {
+				var err error
+				if loc, _, err = w.startUpload(ctx, "", name.Repository{}); err != nil {
+					return err
+				}
 			}
 			return w.finishUpload(ctx, loc, d, int64(len(b)), open)
 		})
 	})
 	return err
+}
+
+// monolithicRefused reports whether a registry's answer to a single-request
+// upload says it does not understand that request (rather than that the
+// upload is wrong): the blob is then uploaded in a session, as registries
+// that do not take it but answer with one (202) get it.
+func monolithicRefused(err error) bool {
+	switch Status(err) {
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType, http.StatusNotImplemented:
+		return true
+	}
+	return false
 }
 
 func (w *writer) url(path string) *url.URL {
@@ -146,13 +186,30 @@ func (w *writer) exists(ctx context.Context, d v1.Hash) (bool, error) {
 // startUpload POSTs an upload, asking for a mount of digest from from when
 // given. It returns the upload location, or mounted.
 func (w *writer) startUpload(ctx context.Context, digest string, from name.Repository) (string, bool, error) {
-	u := w.url("/blobs/uploads/")
+	var q url.Values
 	if digest != "" {
-		u.RawQuery = url.Values{"mount": {digest}, "from": {from.RepositoryStr()}}.Encode()
+		q = url.Values{"mount": {digest}, "from": {from.RepositoryStr()}}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	return w.post(ctx, q, nil)
+}
+
+// post POSTs to the repository's uploads with the query q and, when body
+// is not nil, the blob (a single-request upload). It returns the location
+// of the upload session the registry opened (202), or created: the
+// registry has the blob now (201: mounted, or uploaded).
+func (w *writer) post(ctx context.Context, q url.Values, body []byte) (string, bool, error) {
+	u := w.url("/blobs/uploads/")
+	u.RawQuery = q.Encode()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body) // and GetBody, for a request made again after a 401
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), rd)
 	if err != nil {
 		return "", false, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/rebasekit/rebasekit/pkg/linestream"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
+	"github.com/rebasekit/rebasekit/pkg/registry"
 	"github.com/rebasekit/rebasekit/pkg/summary"
 )
 
@@ -37,6 +38,9 @@ type Report struct {
 	// that changed: the summary's facts for machines. Absent without
 	// --summary; empty when no base moved.
 	Bases []summary.Base `json:"bases,omitzero"`
+	// Requests are the run's requests by registry host: in all, by method
+	// and by kind (what the engine asked for).
+	Requests map[string]registry.Requests `json:"requests,omitzero"`
 	linestream.Counts
 }
 

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/compression"
@@ -53,6 +54,7 @@ type Request struct {
 	Query  string
 	Status int
 	Bytes  int64 // of the response body
+	Sent   int64 // the request body's bytes (its Content-Length)
 }
 
 func (r Request) String() string {
@@ -69,24 +71,28 @@ type Registry struct {
 	// Host is host:port, the registry part of references.
 	Host string
 
-	srv *httptest.Server
-	mu  sync.Mutex
-	log []Request
+	srv      *httptest.Server
+	sessions atomic.Bool // SessionUploadsOnly
+	mu       sync.Mutex
+	log      []Request
 }
 
 // NewRegistry starts a registry; Close it when done. Unlike the plain
 // in-memory registry it answers cross-repository mounts
 // (POST .../blobs/uploads/?mount=D&from=REPO) with 201 when REPO holds D, as
 // distribution's registry does, so request counts match a real registry.
+// It takes the distribution spec's single-request upload (a POST
+// .../uploads/?digest=D carrying the blob), as go-containerregistry's
+// registry does, unless SessionUploadsOnly.
 func NewRegistry(opts ...registry.Option) *Registry {
 	r := &Registry{}
 	opts = append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)
-	h := mountable(registry.New(opts...))
+	h := r.sessionUploads(mountable(registry.New(opts...)))
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rw, req)
 		r.mu.Lock()
-		r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Status: rw.status, Bytes: rw.n})
+		r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Status: rw.status, Bytes: rw.n, Sent: req.ContentLength})
 		r.mu.Unlock()
 	}))
 	u, _ := url.Parse(r.srv.URL)
@@ -114,6 +120,25 @@ func mountable(h http.Handler) http.Handler {
 		w.Header().Set("Location", strings.TrimSuffix(req.URL.Path, "uploads/")+d)
 		w.Header().Set("Docker-Content-Digest", d)
 		w.WriteHeader(http.StatusCreated)
+	})
+}
+
+// SessionUploadsOnly makes the registry answer a single-request upload as
+// distribution's registry (docker-registry 2.8) does, which does not take
+// it: with an upload session (202 and its Location), the blob sent with the
+// POST ignored. Off, it stores the blob (201).
+func (r *Registry) SessionUploadsOnly(on bool) { r.sessions.Store(on) }
+
+func (r *Registry) sessionUploads(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		if r.sessions.Load() && req.Method == http.MethodPost && q.Has("digest") && strings.HasSuffix(req.URL.Path, "/blobs/uploads/") {
+			io.Copy(io.Discard, req.Body)
+			q.Del("digest")
+			req = req.Clone(req.Context()) // the log keeps the query as sent
+			req.URL.RawQuery = q.Encode()
+		}
+		h.ServeHTTP(w, req)
 	})
 }
 
