@@ -52,13 +52,15 @@ func (l *roundTrips) String() string {
 	return fmt.Sprintf("%d round trips, %d requests:\n%s", l.depth, len(l.log), strings.Join(l.log, "\n"))
 }
 
-// A two-platform image behind 100 ms a round trip is rebased in at most 9
-// round trips of wall time (ping; index; its platform manifests and the new
-// base's tag; the configs and both bases' platform manifests, the referrers
-// check; the bases' configs; mounts and config uploads (2); platform
-// manifests; index), and so is a stream of images whose requests fit
-// --jobs and the per-registry bound (16 in flight): one image's reads do not
-// wait for another's.
+// A two-platform image behind 100 ms a round trip is rebased in 8 round
+// trips of wall time on a registry that takes the single-request upload, as
+// this one does (ping; index; its platform manifests and the new base's
+// tag; the configs and both bases' platform manifests, the referrers check;
+// the bases' configs; mounts and config uploads; platform manifests; index),
+// 9 on docker-registry, whose config uploads take two (bench/latency.sh);
+// and so is a stream of images whose requests fit --jobs and the
+// per-registry bound (16 in flight): one image's reads do not wait for
+// another's.
 // Before, the same image took 15 (18 with the HTTPS attempts a plain-HTTP
 // registry gets).
 func TestCriticalPath(t *testing.T) {
@@ -81,7 +83,7 @@ func TestCriticalPath(t *testing.T) {
 			if err != nil || sum.Rebased != n {
 				t.Fatalf("%s, %v", sum, err)
 			}
-			if rt.depth > 9 {
+			if rt.depth > 8 {
 				t.Errorf("%d images: %s", n, rt)
 			} else {
 				t.Logf("%d images: %d round trips", n, rt.depth)
