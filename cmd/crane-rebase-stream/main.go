@@ -85,7 +85,7 @@ func run(intr *interrupt, c *cli.Context) error {
 		return err
 	}
 	defer closeIn()
-	bl := newBacklog() // backlog.go
+	bl := newBacklog(c.Args().First(), c.IsSet("shard")) // backlog.go
 	r, err := rebase.New(append(options(c), append(sign, rebase.WithBacklog(bl.counts))...)...)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)

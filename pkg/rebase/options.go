@@ -32,9 +32,9 @@ type options struct {
 	keychain    authn.Keychain
 	transport   registry.RoundTripper
 	backoff     *remote.Backoff
-	maxWait     time.Duration           // WithMaxRetryWait
-	notices     *log.Logger             // WithNotices
-	backlog     func() (done, left int) // WithBacklog
+	maxWait     time.Duration  // WithMaxRetryWait
+	notices     *log.Logger    // WithNotices
+	backlog     func() Backlog // WithBacklog
 	userAgent   string
 	logger      *log.Logger
 	remoteOpts  []remote.Option
@@ -173,14 +173,18 @@ func WithNotices(l *log.Logger) Option {
 	}
 }
 
-// WithBacklog tells the engine how far its caller's input is: how many
-// lines (images) are done, and how many are left, left -1 while that is
-// not known (a stream still open). The engine cannot know its input; with
-// it, a registry's pull budget that cannot cover the pulls the run still
-// needs (the lines left times the pulls per line done so far) is said
-// once (WithNotices), with the pulls left and when the window resets,
-// rather than line after line failing.
-func WithBacklog(f func() (done, left int)) Option { return func(o *options) { o.backlog = f } }
+// WithBacklog tells the engine how far its caller's input is (f is called
+// as the engine needs it, from any goroutine): the lines (images) started,
+// of those the ones done, and the lines in all, -1 while not known (a
+// stream still open). The engine cannot know its input; with it, a
+// registry's pull budget that cannot cover the pulls the run still needs
+// (the pulls per line so far, times the lines not done) is said once
+// (WithNotices), with the pulls left and when the window resets, rather
+// than line after line failing.
+func WithBacklog(f func() Backlog) Option { return func(o *options) { o.backlog = f } }
+
+// Backlog is how far a run is through its input (WithBacklog).
+type Backlog = registry.Backlog
 
 // WithReferrers turns the referrers check of rebased images on or off (on by
 // default). It costs one tag listing per repository and one referrers API

@@ -40,11 +40,17 @@ type Options struct {
 	// registries' limits: the first wait each asks for, a pull budget that
 	// cannot cover the run.
 	Notices *log.Logger
-	// Backlog, when set, says how many lines (images) of the run are done
-	// and how many are left, left -1 while that is not known (the input
-	// has not ended): what tells how many pulls the run still needs, for
-	// the notice of a pull budget that cannot cover them (ratelimit.go).
-	Backlog func() (done, left int)
+	// Backlog, when set, says how far the run is through its input: what
+	// tells how many pulls it still needs, for the notice of a pull budget
+	// that cannot cover them (ratelimit.go).
+	Backlog func() Backlog
+}
+
+// Backlog is how far a run is through its input, as its caller knows it.
+type Backlog struct {
+	Started int // lines (images) whose work has begun
+	Done    int // of which: done
+	Lines   int // in all; -1 while not known (an input still open)
 }
 
 // Client is the registry client of one run: one transport (plain HTTP

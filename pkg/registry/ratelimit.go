@@ -30,12 +30,15 @@ import (
 //     (MaxRequests), where it stops being a limit of its own;
 //   - its pull budget, when it sends Docker Hub's ratelimit-limit and
 //     ratelimit-remaining headers (N;w=SECONDS): every manifest GET is a
-//     pull (a HEAD is not). The pulls left are the last answer's remaining
-//     less the pulls in flight; once none are left, pulls wait for the
-//     window to reset (the time a 429's Retry-After names, else the first
-//     pull of the window seen plus the window; then one pull goes first to
-//     see) instead of being sent to be refused. The rest of the requests go
-//     on: a budget counts pulls only.
+//     pull (a HEAD is not). The pulls left are what the answers' remaining
+//     leaves once the pulls that may not have been counted yet are taken
+//     off (hostRate); once none are left, pulls wait for the window to
+//     reset (the time a 429's Retry-After names, else the window's first
+//     pull plus the window; then one pull goes first to see) instead of
+//     being sent to be refused. The rest of the requests go
+//     on: a budget counts pulls only. The first pull of a run goes alone
+//     (for a second at most), so that a burst of pulls does not spend a
+//     budget nobody knows yet.
 //
 // A wait longer than the longest allowed (Options.MaxRetryWait) is not
 // made: the request fails at once with a *WaitError naming it.
@@ -45,7 +48,7 @@ type rateLimit struct {
 	maxWait time.Duration // the longest wait allowed
 	logger  *log.Logger   // each wait, at -v
 	notices *log.Logger   // what is said once
-	backlog func() (done, left int)
+	backlog func() Backlog
 
 	mu    sync.Mutex
 	hosts map[string]*hostRate
@@ -61,27 +64,60 @@ type hostRate struct {
 	peak    int           // with no run bound: the requests in flight at the first 429, where the limit stops growing
 	changed chan struct{} // closed (and replaced) when a waiting request may go
 
+	// The pull budget. An answer saying r pulls remain was written once
+	// the registry had counted all but r of the window's; every pull
+	// answered since was counted, so only those in flight may still be:
+	// at least r - (pulls in flight) are left, r the least the window's
+	// answers said (whatever order they came back in). Nor can more be
+	// left than the window's limit less the pulls sent in it. Answers to
+	// requests sent before the window began say nothing of it.
 	known      bool          // a budget header was seen
 	pullLimit  int           // ratelimit-limit's N
 	window     time.Duration // its w
-	left       int           // pulls left, less those in flight
-	pullFlight int           // pulls sent, not answered
-	reset      time.Time     // when the window resets; zero: not known
+	seq        int           // pulls sent
+	winSeq     int           // seq when the window began
+	rMin       int           // the least remaining the window's answers said; math.MaxInt: none
+	epoch      time.Time     // when the window began (in this model)
+	start      time.Time     // when its first pull was sent; zero: none yet
+	reset      time.Time     // when it resets; zero: not known
 	exact      bool          // reset comes from a Retry-After
-	probe      bool          // after an estimated reset: one pull goes first
-	start      time.Time     // the first pull of the window seen was sent then
+	probe      bool          // after an estimated reset: bound lets one pull go to see
+	pullFlight int           // pulls sent, not answered
 	pulls      int           // pulls answered
+	firstPull  time.Time     // when the run's first pull was sent
+	pullSeen   bool          // a pull was answered
 	waitSaid   bool          // a wait was said (notices)
+	saidReset  time.Time     // the reset the pulls' wait was said for (-v)
 	budgetSaid bool          // the budget's shortfall was said
 }
 
-func newRateLimit(inner http.RoundTripper, ceiling int, maxWait time.Duration, logger, notices *log.Logger, backlog func() (int, int)) *rateLimit {
+// left is the pulls left in the window, as far as the answers tell.
+func (h *hostRate) left() int {
+	return min(h.pullLimit+h.winSeq-h.seq, h.rMin-h.pullFlight)
+}
+
+// newWindow begins a window once the last one has reset: after a
+// Retry-After said when (exact), all of it is left; after a guess, one
+// pull goes first to see.
+func (h *hostRate) newWindow(now time.Time, exact bool) {
+	h.winSeq, h.epoch, h.start, h.reset, h.exact = h.seq, now, time.Time{}, time.Time{}, false
+	h.rMin, h.probe = math.MaxInt, !exact
+	if !exact {
+		h.rMin = 1 // until the probe's answer says
+	}
+}
+
+func newRateLimit(inner http.RoundTripper, ceiling int, maxWait time.Duration, logger, notices *log.Logger, backlog func() Backlog) *rateLimit {
 	if maxWait <= 0 {
 		maxWait = retry.DefaultMaxWait
 	}
 	return &rateLimit{inner: inner, ceiling: max(ceiling, 0), maxWait: maxWait, logger: logger, notices: notices,
 		backlog: backlog, hosts: map[string]*hostRate{}}
 }
+
+// firstPullWait bounds how long the other pulls to a registry wait for the
+// answer to its first one (which tells whether it has a pull budget).
+const firstPullWait = time.Second
 
 // askedKey is the context key under which an answer's request carries the
 // time its registry asked not to be asked before (asked).
@@ -96,7 +132,7 @@ type askedFor struct {
 func (l *rateLimit) hostOf(host string) *hostRate {
 	h := l.hosts[host]
 	if h == nil {
-		h = &hostRate{host: host, changed: make(chan struct{})}
+		h = &hostRate{host: host, changed: make(chan struct{}), rMin: math.MaxInt}
 		l.hosts[host] = h
 	}
 	return h
@@ -113,12 +149,20 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	h := l.hostOf(req.URL.Host)
 	l.mu.Unlock()
+	var tk ticket
 	for {
 		l.mu.Lock()
 		now := time.Now()
-		until, budget, ok := h.admit(now, pull)
+		until, budget, ok := h.admit(now, pull, &tk)
 		changed := h.changed
+		said, notice := h.budgetWait(until, budget && !ok)
 		l.mu.Unlock()
+		if said != "" {
+			l.logger.Print(said)
+		}
+		if notice != "" {
+			l.notices.Print(notice)
+		}
 		if ok {
 			break
 		}
@@ -145,10 +189,9 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 	}
-	sent := time.Now()
 	resp, err := l.inner.RoundTrip(req)
 	l.mu.Lock()
-	asked, said := h.answered(sent, pull, resp, l.ceiling)
+	asked, said := h.answered(tk, pull, resp, l.ceiling)
 	close(h.changed)
 	h.changed = make(chan struct{})
 	notice := l.shortfall(h)
@@ -169,59 +212,82 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// admit takes a place for a request (a pull when pull) and says so, or
-// says until when it must wait (zero: until something changes) and
-// whether for the budget.
-func (h *hostRate) admit(now time.Time, pull bool) (until time.Time, budget, ok bool) {
+// budgetWait is what to say when pulls begin to wait until until for h's
+// budget (wait): at -v once a window, on the notices once a run.
+func (h *hostRate) budgetWait(until time.Time, wait bool) (said, notice string) {
+	if !wait || until.IsZero() || until.Equal(h.saidReset) {
+		return "", ""
+	}
+	h.saidReset = until
+	said = fmt.Sprintf("%s: its pull budget is spent (%d per %s): pulls wait %s for its window to reset",
+		h.host, h.pullLimit, h.window, time.Until(until).Round(100*time.Millisecond))
+	if !h.waitSaid {
+		h.waitSaid = true
+		notice = said + " (later waits are said in verbose mode only)"
+	}
+	return said, notice
+}
+
+// ticket is what admit gave a request: when it was sent.
+type ticket struct{ sent time.Time }
+
+// admit takes a place for a request (a pull when pull) and says so, filling
+// in tk, or says until when it must wait (zero: until something changes)
+// and whether for the budget.
+func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time, budget, ok bool) {
 	if now.Before(h.until) {
 		return h.until, false, false
 	}
-	if pull && h.known && h.left <= 0 {
-		switch {
-		case h.reset.IsZero() && !h.start.IsZero():
+	if pull && !h.pullSeen && h.pullFlight > 0 && now.Before(h.firstPull.Add(firstPullWait)) {
+		// The first pull goes alone, to learn whether the registry has a
+		// budget before a burst spends it; not for long, in case it hangs.
+		return h.firstPull.Add(firstPullWait), false, false
+	}
+	if pull && h.known && h.left() <= 0 {
+		if h.reset.IsZero() && !h.start.IsZero() {
 			h.reset = h.start.Add(h.window) // at the latest, for a fixed window
-		case h.reset.IsZero():
-			h.probe = true // nothing says when: one pull goes to see
 		}
-		if !h.reset.IsZero() && now.Before(h.reset) {
+		switch {
+		case !h.reset.IsZero() && now.Before(h.reset):
 			return h.reset, true, false
+		case !h.reset.IsZero():
+			h.newWindow(now, h.exact)
+		case h.pullFlight == 0:
+			// Spent, and nothing says since when: one pull goes to see
+			// (a 429's Retry-After will tell).
+			h.newWindow(now, false)
 		}
-		if !h.reset.IsZero() {
-			// The window has reset: all of it is left after a Retry-After
-			// said when; after a guess, one pull goes first to see.
-			if h.exact {
-				h.left = h.pullLimit
-			} else {
-				h.probe = true
-			}
-			h.reset, h.exact, h.start = time.Time{}, false, time.Time{}
-		}
-		if h.probe && h.pullFlight > 0 {
-			return time.Time{}, true, false
+		if h.left() <= 0 {
+			return time.Time{}, true, false // a probe is out
 		}
 	}
 	if h.limit > 0 && float64(h.flight) >= math.Floor(h.limit) {
 		return time.Time{}, false, false
 	}
 	h.flight++
+	*tk = ticket{sent: now}
 	if pull {
-		h.pullFlight++
-		if h.known {
-			h.left--
+		if h.firstPull.IsZero() {
+			h.firstPull = now
 		}
+		if h.start.IsZero() {
+			h.start = now
+		}
+		h.seq++
+		h.pullFlight++
 	}
 	return time.Time{}, false, true
 }
 
-// answered takes in an answer (resp nil: none) to a request sent at sent:
+// answered takes in an answer (resp nil: none) to a request admitted as tk:
 // the in-flight limit, Retry-After, the budget. It returns what the
 // answer asked for (nil: nothing) and what to say at -v.
-func (h *hostRate) answered(sent time.Time, pull bool, resp *http.Response, ceiling int) (asked *askedFor, said string) {
+func (h *hostRate) answered(tk ticket, pull bool, resp *http.Response, ceiling int) (asked *askedFor, said string) {
 	now := time.Now()
 	h.flight--
 	if pull {
 		h.pullFlight--
-		h.probe = false
+		h.pullSeen = h.pullSeen || resp != nil
 	}
 	if resp == nil {
 		return nil, ""
@@ -229,10 +295,11 @@ func (h *hostRate) answered(sent time.Time, pull bool, resp *http.Response, ceil
 	if pull && resp.StatusCode == http.StatusOK {
 		h.pulls++
 	}
-	spent := h.budget(sent, resp)
+	fresh := !tk.sent.Before(h.epoch) // sent in the window as this model has it
+	spent := h.budget(fresh, resp)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		if sent.After(h.cut) || sent.Equal(h.cut) {
+		if !tk.sent.Before(h.cut) {
 			if h.limit == 0 {
 				h.limit = float64(ceiling)
 				if ceiling == 0 {
@@ -253,62 +320,69 @@ func (h *hostRate) answered(sent time.Time, pull bool, resp *http.Response, ceil
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return nil, said
 	}
-	if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
-		if pull && spent {
-			h.reset, h.exact, h.left = now.Add(d), true, 0
-			return &askedFor{host: h.host, until: h.reset, budget: true}, said
-		}
-		if u := now.Add(d); u.After(h.until) {
-			h.until = u
-		}
-		return &askedFor{host: h.host, until: h.until}, said
-	}
-	if pull && spent && h.left <= 0 {
-		if h.reset.IsZero() && !h.start.IsZero() {
+	d, ok := retryAfter(resp.Header.Get("Retry-After"), now)
+	if pull && spent {
+		switch {
+		case !fresh:
+			// Spent in a window that has reset since: try again now.
+			return &askedFor{host: h.host, until: now, budget: true}, said
+		case ok:
+			h.reset, h.exact = now.Add(d), true
+		case h.reset.IsZero() && !h.start.IsZero():
 			h.reset = h.start.Add(h.window)
 		}
 		if !h.reset.IsZero() {
 			return &askedFor{host: h.host, until: h.reset, budget: true}, said
 		}
+		return nil, said
 	}
-	return nil, said
+	if !ok {
+		return nil, said
+	}
+	if u := now.Add(d); u.After(h.until) {
+		h.until = u
+	}
+	return &askedFor{host: h.host, until: h.until}, said
 }
 
 // budget takes in the answer's ratelimit headers, if any, and says
 // whether they say the budget is spent.
-func (h *hostRate) budget(sent time.Time, resp *http.Response) (spent bool) {
+func (h *hostRate) budget(fresh bool, resp *http.Response) (spent bool) {
 	n, w, ok := rateLimitHeader(resp.Header.Get("Ratelimit-Limit"))
 	r, _, rok := rateLimitHeader(resp.Header.Get("Ratelimit-Remaining"))
 	if !ok || !rok {
 		return false
 	}
-	left := r - h.pullFlight // the pulls in flight may not be counted yet
-	if !h.known || r > h.left+h.pullFlight || h.start.IsZero() {
-		// The first answer seen, or more left than before: a new window.
-		h.start = sent
-		if !h.exact {
-			h.reset = time.Time{}
+	h.known, h.pullLimit, h.window = true, n, w
+	if fresh {
+		if h.probe {
+			h.rMin, h.probe = r, false
+		} else {
+			h.rMin = min(h.rMin, r)
 		}
 	}
-	h.known, h.pullLimit, h.window, h.left = true, n, w, left
 	return r <= 0
 }
 
 // shortfall is what to say, once, when the pulls left in h's window cannot
-// cover those the run still needs: the lines not done times the pulls per
-// line done so far. The engine does not know its input; its caller says
-// how many lines are done and how many are left (Options.Backlog), from the
-// input's end on.
+// cover those the run still needs. The engine does not know its input: its
+// caller says how many lines have started, how many are done and how many
+// there are (Options.Backlog). The pulls a line takes are the pulls so far
+// over the lines started (the bases' lookups, once a run, spread over
+// them); the run needs that many for each line not started, and half as
+// many for each one in flight. Nothing is said before a line is done, nor
+// while the number of lines is not known.
 func (l *rateLimit) shortfall(h *hostRate) string {
 	if h.budgetSaid || !h.known || l.backlog == nil {
 		return ""
 	}
-	done, left := l.backlog()
-	if done <= 0 || left <= 0 {
+	b := l.backlog()
+	if b.Done <= 0 || b.Lines < 0 || b.Started < b.Done {
 		return ""
 	}
-	need := (h.pulls*left + done - 1) / done
-	have := max(h.left, 0)
+	perLine := float64(h.pulls) / float64(b.Started)
+	need := int(math.Ceil(perLine*float64(max(b.Lines-b.Started, 0)) + perLine/2*float64(b.Started-b.Done)))
+	have := max(h.left(), 0)
 	if need <= have {
 		return ""
 	}
@@ -330,8 +404,8 @@ func (l *rateLimit) shortfall(h *hostRate) string {
 	if wait > l.maxWait {
 		then = fmt.Sprintf("that is longer than the longest wait allowed (%s): the lines that need more pulls fail; run them again once it has reset, or with credentials that have a larger budget", l.maxWait)
 	}
-	return fmt.Sprintf("%s: the pull budget cannot cover this run: about %d more pulls for the %d lines left (%d pulls so far, base lookups included, for %d lines done), %d left of %d per %s; the window %s: %s",
-		h.host, need, left, h.pulls, done, have, h.pullLimit, h.window, when, then)
+	return fmt.Sprintf("%s: the pull budget cannot cover this run: it needs about %d more pulls for its %d lines not done (%d pulls so far for %d lines started), %d are left of %d per %s, and the window %s: %s",
+		h.host, need, b.Lines-b.Done, h.pulls, b.Started, have, h.pullLimit, h.window, when, then)
 }
 
 // asked is what the registry that answered err asked for (Policy.Asked).
@@ -350,11 +424,11 @@ func asked(err error) (host string, until time.Time, budget, ok bool) {
 // waiting says a wait the registry asked for: the first one of each
 // registry on the notices, every one at -v.
 func (l *rateLimit) waiting(host string, d time.Duration, budget bool, err error) {
-	why := "asks to wait " + d.Round(100*time.Millisecond).String() + " (Retry-After)"
+	why := " asks to wait " + d.Round(100*time.Millisecond).String() + " (Retry-After)"
 	if budget {
-		why = "'s pull budget is spent: waiting " + d.Round(100*time.Millisecond).String() + " for its window to reset"
+		why = ": its pull budget is spent: waiting " + d.Round(100*time.Millisecond).String() + " for its window to reset"
 	}
-	l.logger.Printf("%s %s: %v", host, why, Text(err))
+	l.logger.Printf("%s%s: %v", host, why, Text(err))
 	l.mu.Lock()
 	h := l.hostOf(host)
 	first := !h.waitSaid
@@ -363,7 +437,7 @@ func (l *rateLimit) waiting(host string, d time.Duration, budget bool, err error
 	switch {
 	case !first:
 	case budget:
-		l.notices.Printf("%s: its pull budget is spent: waiting %s for its window to reset (later waits are said in verbose mode only)", host, d.Round(time.Second))
+		l.notices.Printf("%s: its pull budget is spent: pulls wait %s for its window to reset (later waits are said in verbose mode only)", host, d.Round(100*time.Millisecond))
 	default:
 		l.notices.Printf("%s asks to wait %s before it is asked again (%s, Retry-After): waiting, with fewer requests at once (later waits are said in verbose mode only)",
 			host, d.Round(time.Second), statusText(err))
