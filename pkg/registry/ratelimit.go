@@ -153,9 +153,9 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		l.mu.Lock()
 		now := time.Now()
-		until, budget, ok := h.admit(now, pull, &tk)
+		until, why, ok := h.admit(now, pull, &tk)
 		changed := h.changed
-		said, notice := h.budgetWait(until, budget && !ok)
+		said, notice := h.budgetWait(until, why == waitBudget)
 		l.mu.Unlock()
 		if said != "" {
 			l.logger.Print(said)
@@ -166,27 +166,17 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ok {
 			break
 		}
-		var timer <-chan time.Time
-		if !until.IsZero() {
-			d := until.Sub(now)
-			if d > l.maxWait {
-				if req.Body != nil {
-					req.Body.Close()
-				}
-				return nil, &retry.WaitError{Host: h.host, Wait: d, Max: l.maxWait, Budget: budget}
-			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timer = t.C
-		}
-		select {
-		case <-timer:
-		case <-changed:
-		case <-req.Context().Done():
+		if d := until.Sub(now); why != waitFirst && !until.IsZero() && d > l.maxWait {
 			if req.Body != nil {
 				req.Body.Close()
 			}
-			return nil, req.Context().Err()
+			return nil, &retry.WaitError{Host: h.host, Wait: d, Max: l.maxWait, Budget: why == waitBudget}
+		}
+		if err := waitUntil(req.Context(), until, changed); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
 		}
 	}
 	resp, err := l.inner.RoundTrip(req)
@@ -212,6 +202,32 @@ func (l *rateLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// waitUntil waits until until (zero: for ever), or until changed is
+// closed, or ctx ends (then its error).
+func waitUntil(ctx context.Context, until time.Time, changed <-chan struct{}) error {
+	var timer <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-timer:
+	case <-changed:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// Why a request waits (admit).
+const (
+	waitSlot       = iota // for a place among the requests in flight, or for a pull's answer
+	waitRetryAfter        // for the time a Retry-After named
+	waitBudget            // for the pull budget's window to reset
+	waitFirst             // for the answer to the run's first pull
+)
+
 // budgetWait is what to say when pulls begin to wait until until for h's
 // budget (wait): at -v once a window, on the notices once a run.
 func (h *hostRate) budgetWait(until time.Time, wait bool) (said, notice string) {
@@ -233,15 +249,15 @@ type ticket struct{ sent time.Time }
 
 // admit takes a place for a request (a pull when pull) and says so, filling
 // in tk, or says until when it must wait (zero: until something changes)
-// and whether for the budget.
-func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time, budget, ok bool) {
+// and why.
+func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time, why int, ok bool) {
 	if now.Before(h.until) {
-		return h.until, false, false
+		return h.until, waitRetryAfter, false
 	}
 	if pull && !h.pullSeen && h.pullFlight > 0 && now.Before(h.firstPull.Add(firstPullWait)) {
 		// The first pull goes alone, to learn whether the registry has a
 		// budget before a burst spends it; not for long, in case it hangs.
-		return h.firstPull.Add(firstPullWait), false, false
+		return h.firstPull.Add(firstPullWait), waitFirst, false
 	}
 	if pull && h.known && h.left() <= 0 {
 		if h.reset.IsZero() && !h.start.IsZero() {
@@ -249,7 +265,7 @@ func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time,
 		}
 		switch {
 		case !h.reset.IsZero() && now.Before(h.reset):
-			return h.reset, true, false
+			return h.reset, waitBudget, false
 		case !h.reset.IsZero():
 			h.newWindow(now, h.exact)
 		case h.pullFlight == 0:
@@ -258,11 +274,11 @@ func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time,
 			h.newWindow(now, false)
 		}
 		if h.left() <= 0 {
-			return time.Time{}, true, false // a probe is out
+			return time.Time{}, waitSlot, false // a probe is out
 		}
 	}
 	if h.limit > 0 && float64(h.flight) >= math.Floor(h.limit) {
-		return time.Time{}, false, false
+		return time.Time{}, waitSlot, false
 	}
 	h.flight++
 	*tk = ticket{sent: now}
@@ -276,7 +292,7 @@ func (h *hostRate) admit(now time.Time, pull bool, tk *ticket) (until time.Time,
 		h.seq++
 		h.pullFlight++
 	}
-	return time.Time{}, false, true
+	return time.Time{}, waitSlot, true
 }
 
 // answered takes in an answer (resp nil: none) to a request admitted as tk:

@@ -366,3 +366,36 @@ func TestShortfallNotice(t *testing.T) {
 		t.Errorf("a short window: %s", s)
 	}
 }
+
+// The run's first pull goes alone: the others wait for its answer (it
+// tells whether the registry has a pull budget), a wait no registry asked
+// for, which MaxRetryWait does not bound.
+func TestFirstPullAlone(t *testing.T) {
+	var n, during atomic.Int64
+	var first atomic.Bool
+	_, ref := limitedRegistry(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+			if n.Add(1) == 1 {
+				first.Store(true)
+				time.Sleep(200 * time.Millisecond)
+				first.Store(false)
+			} else if first.Load() {
+				during.Add(1)
+			}
+		}
+		return false
+	})
+	c := newLimitedClient(t, Options{MaxRetryWait: 50 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, _, err := c.Manifest(context.Background(), ref); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if during.Load() != 0 || n.Load() != 4 {
+		t.Errorf("%d pulls, %d of them while the first was out; want 4, none", n.Load(), during.Load())
+	}
+}
