@@ -8,6 +8,7 @@
 //	fleet   push many ko-style apps on a base, built with the test builders
 //	rss     run a command and print its peak RSS
 //	report  turn the proxy's request log and the script's timings into tables
+//	ratelimit  issue 17's rate-limit scenarios (bench/ratelimit.sh)
 //
 // Requests are what a registry round trip costs, so the benchmark counts them
 // per tool run and per kind (manifest GET, blob mount, ...) next to the
@@ -40,6 +41,8 @@ func main() {
 		err = rss(args)
 	case "pkgbase":
 		err = pkgbase(args) // pkgbase.go
+	case "ratelimit":
+		err = ratelimit(args) // ratelimit.go
 
 	default:
 		usage()
@@ -51,6 +54,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|pkgbase|copy|fleet|rss|report [flags] (see bench/rebase.sh)")
+	fmt.Fprintln(os.Stderr, "usage: rebase serve|base|pkgbase|copy|fleet|rss|report|ratelimit [flags] (see bench/rebase.sh)")
 	os.Exit(2)
 }

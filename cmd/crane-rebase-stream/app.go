@@ -45,6 +45,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "summary", Usage: "write a Markdown summary for reviewers to `FILE` at the end: per base that moved, its old and new digests, the packages that changed (from its SBOM or package database, read once per base), the images rebased onto it; the lines that failed; the counts. --report then lists the bases and their package changes too"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on an image after `DURATION`, retries included; 0 for no limit"},
 		&cli.IntFlag{Name: "max-requests", Value: rebase.DefaultMaxRequests, Usage: "have at most `N` requests in flight to each registry host, for the whole run"},
+		&cli.DurationFlag{Name: "max-retry-wait", Value: rebase.DefaultMaxRetryWait, Usage: "wait as a registry asks (Retry-After on a 429 or 503, a pull budget's window) up to `DURATION`; a longer wait fails the line instead"},
 		&cli.BoolFlag{Name: "pairs", Usage: "print \"OLD NEW\" for each reference (\"OLD OLD\" when not rebased), the form ko-rewrite --images takes and several runs' outputs concatenate into"},
 		&cli.StringFlag{Name: "shard", Usage: "take only shard `I/N` of the distinct references (I from 0, as $JOB_COMPLETION_INDEX), the same ones whatever the input order; prints pairs (--pairs) for those alone"},
 		&cli.BoolFlag{Name: "no-referrers", Usage: "do not look for signatures/attestations on the old digests of rebased images"},
@@ -139,6 +140,20 @@ REGISTRIES
    --timeout (default 10m) bounds each image, retries included. At most
    --max-requests (16) requests are in flight to one registry host at once.
 
+RATE LIMITS
+   A 429 or 503 with Retry-After (seconds or an HTTP date) is retried when
+   the registry asked, and no request goes to that registry before then; a
+   wait longer than --max-retry-wait (default 1m) fails the line at once,
+   naming the wait asked for. The first wait is said on stderr, each with -v.
+   A 429 halves the requests in flight to that registry (--max-requests is
+   the most), which grow back by one a round as it answers again. A registry
+   that sends Docker Hub's ratelimit-limit/ratelimit-remaining headers has
+   its pulls (manifest GETs; HEADs are not pulls) paced to its window: once
+   the budget is spent, pulls wait for the window to reset instead of being
+   refused. Once the input has ended, a budget that cannot cover the lines
+   left (times the pulls per line so far) is said once: the pulls needed,
+   those left, when the window resets.
+
 OCI LAYOUTS
    A line oci:DIR:NAME (or oci:DIR@sha256:HEX), as skopeo spells it, names an
    image in the OCI image layout DIR by its ref.name (or digest); it is
@@ -200,6 +215,8 @@ func checkFlags(c *cli.Context) error {
 		return cli.Exit("--max-requests must be at least 1", exitUsage)
 	case c.Duration("timeout") < 0:
 		return cli.Exit("--timeout must not be negative (0 means no limit)", exitUsage)
+	case c.Duration("max-retry-wait") < 0:
+		return cli.Exit("--max-retry-wait must not be negative", exitUsage)
 	}
 	if _, err := shardFlag(c); err != nil {
 		return err
@@ -236,6 +253,8 @@ func options(c *cli.Context) []rebase.Option {
 		rebase.WithKeepConfig(c.Bool("keep-config")),
 		rebase.WithInsecure(c.Bool("insecure")),
 		rebase.WithTimeout(c.Duration("timeout")),
+		rebase.WithMaxRetryWait(c.Duration("max-retry-wait")),
+		rebase.WithNotices(log.New(c.App.ErrWriter, "crane-rebase-stream: ", 0)),
 		rebase.WithReferrers(!c.Bool("no-referrers")),
 		rebase.WithUserAgent("rebasekit/crane-rebase-stream " + version()),
 		rebase.WithKeychain(keychain()),

@@ -279,3 +279,24 @@ func proxiedRegistry(t *testing.T) *faultproxy.Proxy {
 	t.Cleanup(p.Close)
 	return p
 }
+
+// A registry that asks to wait longer than --max-retry-wait: the line
+// fails at once, the error naming the wait asked for and the flag that
+// allows it; a negative --max-retry-wait is bad usage.
+func TestMaxRetryWaitMessage(t *testing.T) {
+	p, app1, _ := behindProxy(t)
+	p.Set(faultproxy.Config{Throttle: &faultproxy.Throttle{RetryAfter: 90 * time.Second}})
+	start := time.Now()
+	code, out, errs := runCmd(t, app1+"\n", "--max-retry-wait", "30s")
+	want := "crane-rebase-stream: " + app1 + ": error: image: " + p.Host + " asks to wait 1m30s before it is asked again (Retry-After), longer than the longest wait allowed (30s); --max-retry-wait allows a longer wait\n" +
+		"crane-rebase-stream: rebased 0, up to date 0, skipped 0, failed 1\n"
+	if code != 1 || out != app1+"\n" || errs != want {
+		t.Errorf("exit %d, output %q, stderr\n%s\nwant exit 1, the line echoed, stderr\n%s", code, out, errs, want)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s: it waited", took)
+	}
+	if _, _, errs := runCmd(t, "", "--max-retry-wait", "-1s"); errs != "crane-rebase-stream: --max-retry-wait must not be negative\n" {
+		t.Errorf("negative: %q", errs)
+	}
+}

@@ -85,7 +85,8 @@ func run(intr *interrupt, c *cli.Context) error {
 		return err
 	}
 	defer closeIn()
-	r, err := rebase.New(append(options(c), sign...)...)
+	bl := newBacklog(c.Args().First(), c.IsSet("shard")) // backlog.go
+	r, err := rebase.New(append(options(c), append(sign, rebase.WithBacklog(bl.counts))...)...)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
@@ -100,7 +101,7 @@ func run(intr *interrupt, c *cli.Context) error {
 	}
 	shard, _ := shardFlag(c) // checked by checkFlags
 	watchReader(c.App.Writer, intr.done, intr.readerGone)
-	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: each, Pairs: c.Bool("pairs"), Shard: shard}.Run(intr.ctx, r, in, c.App.Writer)
+	sum, err := linestream.Stream{Jobs: c.Int("jobs"), Stop: intr.stop, Each: each, Pairs: c.Bool("pairs"), Shard: shard, Ended: bl.ended}.Run(intr.ctx, bl.worker(r), in, c.App.Writer)
 	if errors.Is(err, syscall.EPIPE) {
 		intr.readerGone() // found by a write before the watcher, or where there is none
 	}

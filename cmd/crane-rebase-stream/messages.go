@@ -127,6 +127,8 @@ func advice(err error) string {
 		return ": give --old-base and --new-base"
 	case errors.Is(err, rebase.ErrPlainHTTP):
 		return " (--insecure allows it)"
+	case errors.As(err, new(*rebase.WaitTooLongError)):
+		return "; --max-retry-wait allows a longer wait"
 	}
 	return ""
 }

@@ -4,7 +4,9 @@
 // middle of an upload, or after forwarding it so that the answer is lost or
 // arrives half-written), closes every Kth connection as soon as it is
 // accepted, adds latency, and can stop answering altogether (it accepts and
-// hangs, like a registry that is down behind a load balancer). It counts what
+// hangs, like a registry that is down behind a load balancer). It answers
+// 429 or 503 with Retry-After for a while (Throttle), and spends a Docker
+// Hub-style pull budget (Budget). It counts what
 // it did, so a test can say which faults a client survived.
 //
 // Requests are counted in arrival order, so with concurrent clients which
@@ -69,6 +71,39 @@ type Config struct {
 	// CDNPrefix as the path it was redirected from, with Corrupt set on
 	// that one for a CDN that mangles what it serves.
 	Redirect func(*http.Request) string
+	// Throttle, when set, answers the requests it matches with its Status
+	// and a Retry-After header instead of forwarding them, for a while:
+	// a registry that asks its clients to come back later.
+	Throttle *Throttle
+	// Budget, when set, emulates Docker Hub's pull limit (see Budget).
+	Budget *Budget
+}
+
+// Throttle is a registry answering 429 Too Many Requests (or 503) with
+// Retry-After.
+type Throttle struct {
+	Status     int           // 429 or 503 (0: 429)
+	RetryAfter time.Duration // the header's value, in whole seconds
+	HTTPDate   bool          // say it as an HTTP date (now + RetryAfter) instead of seconds
+	// For is how long the throttle lasts from the first request it
+	// answers; 0: as long as it is set.
+	For time.Duration
+	// Match picks the requests throttled; nil: every one.
+	Match func(*http.Request) bool
+}
+
+// Budget emulates Docker Hub's pull limit: every manifest GET is a pull
+// (a HEAD is not), and Pulls of them are allowed per Window. A window
+// starts at the first pull after the previous one ended (a fixed window,
+// as a client that waits for it sees one). Once the window's pulls are
+// spent, a manifest GET is answered 429 TOOMANYREQUESTS with Retry-After
+// (the whole seconds until the window ends, at least 1) and is not
+// forwarded. Every manifest answer, GET or HEAD, 200 or 429, carries
+// Docker Hub's headers: ratelimit-limit: N;w=S and ratelimit-remaining:
+// R;w=S (S the window in whole seconds).
+type Budget struct {
+	Pulls  int
+	Window time.Duration
 }
 
 // CDNPrefix starts the paths Config.Redirect sends requests to; every Proxy
@@ -88,12 +123,16 @@ type Stats struct {
 	Corrupted   int64 // answers changed by Config.Corrupt
 	Redirected  int64 // answered 307 by Config.Redirect
 	Hung        int64 // requests that got no answer because the proxy was down
+	Throttled   int64 // answered by Config.Throttle
+	Pulls       int64 // manifest GETs counted against Config.Budget (forwarded)
+	OverBudget  int64 // manifest GETs answered 429 by Config.Budget
+	PeakFlight  int64 // the most requests the proxy held at once
 	BytesSent   int64 // bytes of the registry's answer bodies passed on whole
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d requests: %d forwarded, %d answered 503, %d cut (%d mid-upload, %d after forwarding), %d connections closed at accept, %d hung",
-		s.Requests, s.Forwarded, s.Unavailable, s.Cut, s.CutUploads, s.CutAnswers, s.ConnsCut, s.Hung)
+	return fmt.Sprintf("%d requests: %d forwarded, %d answered 503, %d cut (%d mid-upload, %d after forwarding), %d connections closed at accept, %d hung, %d throttled, %d pulls, %d over budget, at most %d at once",
+		s.Requests, s.Forwarded, s.Unavailable, s.Cut, s.CutUploads, s.CutAnswers, s.ConnsCut, s.Hung, s.Throttled, s.Pulls, s.OverBudget, s.PeakFlight)
 }
 
 // Proxy is a running fault-injecting proxy on 127.0.0.1.
@@ -114,6 +153,12 @@ type Proxy struct {
 	n, nBody, nBare, conns, cutsBody, cutsBare                    atomic.Int64
 	requests, forwarded, unavailable, cut, cutUploads, cutAnswers atomic.Int64
 	connsCut, answered, hung, corrupted, sent, redirected         atomic.Int64
+	throttled, pulls, overBudget, flight, peakFlight              atomic.Int64
+
+	limitMu      sync.Mutex
+	throttleFrom time.Time // the first request Config.Throttle answered
+	windowEnd    time.Time // of Config.Budget's current window
+	windowPulls  int       // pulls in it
 
 	trailMu sync.Mutex
 	trail   []Entry
@@ -163,11 +208,15 @@ func New(upstream string, cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// Set replaces the fault configuration.
+// Set replaces the fault configuration. A throttle's time and a budget's
+// window start again.
 func (p *Proxy) Set(cfg Config) {
 	p.mu.Lock()
 	p.cfg = cfg
 	p.mu.Unlock()
+	p.limitMu.Lock()
+	p.throttleFrom, p.windowEnd, p.windowPulls = time.Time{}, time.Time{}, 0
+	p.limitMu.Unlock()
 }
 
 // SetDown makes the proxy stop answering (down) or answer again. While down it
@@ -186,12 +235,13 @@ func (p *Proxy) Stats() Stats {
 		Cut: p.cut.Load(), CutUploads: p.cutUploads.Load(), CutAnswers: p.cutAnswers.Load(),
 		ConnsCut: p.connsCut.Load(), Answered: p.answered.Load(), Hung: p.hung.Load(), Corrupted: p.corrupted.Load(),
 		BytesSent: p.sent.Load(), Redirected: p.redirected.Load(),
+		Throttled: p.throttled.Load(), Pulls: p.pulls.Load(), OverBudget: p.overBudget.Load(), PeakFlight: p.peakFlight.Load(),
 	}
 }
 
 // ResetStats zeroes the counters (not the fault schedule).
 func (p *Proxy) ResetStats() {
-	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted, &p.sent, &p.redirected} {
+	for _, c := range []*atomic.Int64{&p.requests, &p.forwarded, &p.unavailable, &p.cut, &p.cutUploads, &p.cutAnswers, &p.connsCut, &p.answered, &p.hung, &p.corrupted, &p.sent, &p.redirected, &p.throttled, &p.pulls, &p.overBudget, &p.peakFlight} {
 		c.Store(0)
 	}
 	p.trailMu.Lock()
@@ -233,6 +283,9 @@ func (l *listener) Accept() (net.Conn, error) {
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	p.requests.Add(1)
+	for n, peak := p.flight.Add(1), p.peakFlight.Load(); n > peak && !p.peakFlight.CompareAndSwap(peak, n); peak = p.peakFlight.Load() {
+	}
+	defer p.flight.Add(-1)
 	p.mu.Lock()
 	cfg, down := p.cfg, p.down
 	p.mu.Unlock()
@@ -270,6 +323,12 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	if cfg.Throttle != nil && p.throttle(w, req, cfg.Throttle) {
+		return
+	}
+	if cfg.Budget != nil && p.spend(w, req, cfg.Budget) {
+		return
+	}
 	if n := p.n.Add(1); cfg.Every503 > 0 && n%int64(cfg.Every503) == 0 {
 		p.unavailable.Add(1)
 		registryError(w, http.StatusServiceUnavailable)
@@ -304,6 +363,77 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	n, _ := w.Write(body)
 	e.Bytes = int64(n)
 	p.sent.Add(int64(n))
+}
+
+// throttle answers req with t's status and Retry-After when t matches it
+// and its time is not over, and says whether it did.
+func (p *Proxy) throttle(w http.ResponseWriter, req *http.Request, t *Throttle) bool {
+	if t.Match != nil && !t.Match(req) {
+		return false
+	}
+	now := time.Now()
+	p.limitMu.Lock()
+	if p.throttleFrom.IsZero() {
+		p.throttleFrom = now
+	}
+	over := t.For > 0 && now.Sub(p.throttleFrom) >= t.For
+	p.limitMu.Unlock()
+	if over {
+		return false
+	}
+	p.throttled.Add(1)
+	code := t.Status
+	if code == 0 {
+		code = http.StatusTooManyRequests
+	}
+	if t.HTTPDate {
+		// An HTTP date has whole seconds: round up, so that a client that
+		// waits as asked never comes back early.
+		w.Header().Set("Retry-After", now.Add(t.RetryAfter+time.Second-1).UTC().Format(http.TimeFormat))
+	} else {
+		w.Header().Set("Retry-After", fmt.Sprint(int64(t.RetryAfter/time.Second)))
+	}
+	registryError(w, code)
+	return true
+}
+
+// spend counts a manifest GET against b, answers it 429 when the
+// window's pulls are spent (and says so), and puts Docker Hub's headers on
+// every manifest answer.
+func (p *Proxy) spend(w http.ResponseWriter, req *http.Request, b *Budget) bool {
+	if !strings.Contains(req.URL.Path, "/manifests/") || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		return false
+	}
+	now := time.Now()
+	p.limitMu.Lock()
+	if !now.Before(p.windowEnd) {
+		p.windowEnd, p.windowPulls = time.Time{}, 0
+	}
+	over := false
+	if req.Method == http.MethodGet {
+		if p.windowEnd.IsZero() {
+			p.windowEnd = now.Add(b.Window)
+		}
+		if over = p.windowPulls >= b.Pulls; !over {
+			p.windowPulls++
+		}
+	}
+	left, end := b.Pulls-p.windowPulls, p.windowEnd
+	p.limitMu.Unlock()
+	secs := int64((b.Window + time.Second - 1) / time.Second)
+	w.Header().Set("Ratelimit-Limit", fmt.Sprintf("%d;w=%d", b.Pulls, secs))
+	w.Header().Set("Ratelimit-Remaining", fmt.Sprintf("%d;w=%d", left, secs))
+	if !over {
+		if req.Method == http.MethodGet {
+			p.pulls.Add(1)
+		}
+		return false
+	}
+	p.overBudget.Add(1)
+	wait := (end.Sub(now) + time.Second - 1) / time.Second
+	w.Header().Set("Retry-After", fmt.Sprint(max(int64(wait), 1)))
+	registryError(w, http.StatusTooManyRequests)
+	return true
 }
 
 // cutThis cuts req's connection when its turn has come (Config.EveryCut),
@@ -456,6 +586,8 @@ func faultMessage(code int) string {
 		return "requested access to the resource is denied"
 	case http.StatusServiceUnavailable:
 		return "service unavailable (injected by faultproxy)"
+	case http.StatusTooManyRequests:
+		return "You have reached your pull rate limit (injected by faultproxy)"
 	}
 	return http.StatusText(code)
 }

@@ -3,6 +3,7 @@ package faultproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -163,5 +164,91 @@ func TestRedirect(t *testing.T) {
 	}
 	if s := cdn.Stats(); s.Corrupted != 1 {
 		t.Errorf("cdn: %d corrupted, want 1", s.Corrupted)
+	}
+}
+
+// Throttle: 429 (or 503) with Retry-After, in seconds or as an HTTP date,
+// for the requests it matches, until its time is over.
+func TestThrottle(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	p, err := New(up.URL, Config{Throttle: &Throttle{RetryAfter: 6 * time.Second, For: 300 * time.Millisecond,
+		Match: func(r *http.Request) bool { return r.Method == http.MethodGet }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	get := func(method string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.URL+"/v2/a/manifests/v1", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if code, ra := get(http.MethodGet); code != http.StatusTooManyRequests || ra != "6" {
+		t.Errorf("GET: %d, Retry-After %q; want 429, 6", code, ra)
+	}
+	if code, _ := get(http.MethodHead); code != http.StatusOK {
+		t.Errorf("HEAD (not matched): %d, want 200", code)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if code, _ := get(http.MethodGet); code != http.StatusOK {
+		t.Errorf("GET after the throttle's time: %d, want 200", code)
+	}
+	p.Set(Config{Throttle: &Throttle{Status: http.StatusServiceUnavailable, RetryAfter: 2 * time.Second, HTTPDate: true}})
+	code, ra := get(http.MethodGet)
+	when, err := http.ParseTime(ra)
+	if d := time.Until(when); code != http.StatusServiceUnavailable || err != nil || d < time.Second || d > 3*time.Second {
+		t.Errorf("HTTP date: %d, Retry-After %q (%v from now); want 503 and a date about 2s ahead", code, ra, d)
+	}
+	if s := p.Stats(); s.Throttled != 2 {
+		t.Errorf("throttled %d, want 2", s.Throttled)
+	}
+}
+
+// Budget: manifest GETs are pulls, HEADs and blobs are not; past the
+// window's pulls, 429 with Retry-After until the window ends; Docker Hub's
+// headers on every manifest answer.
+func TestBudget(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	p, err := New(up.URL, Config{Budget: &Budget{Pulls: 2, Window: 1500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var got []string
+	do := func(method, path string) {
+		req, _ := http.NewRequest(method, p.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, fmt.Sprintf("%s %d %s %s %s", method, resp.StatusCode, resp.Header.Get("Ratelimit-Limit"), resp.Header.Get("Ratelimit-Remaining"), resp.Header.Get("Retry-After")))
+	}
+	do(http.MethodGet, "/v2/a/manifests/v1")
+	do(http.MethodHead, "/v2/a/manifests/v1")
+	do(http.MethodGet, "/v2/a/blobs/sha256:00")
+	do(http.MethodGet, "/v2/a/manifests/v1")
+	do(http.MethodGet, "/v2/a/manifests/v1")
+	time.Sleep(1600 * time.Millisecond)
+	do(http.MethodGet, "/v2/a/manifests/v1")
+	want := []string{
+		"GET 200 2;w=2 1;w=2 ",
+		"HEAD 200 2;w=2 1;w=2 ",
+		"GET 200   ", // a blob
+		"GET 200 2;w=2 0;w=2 ",
+		"GET 429 2;w=2 0;w=2 2",
+		"GET 200 2;w=2 1;w=2 ", // a new window
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := p.Stats(); s.Pulls != 3 || s.OverBudget != 1 {
+		t.Errorf("%d pulls, %d over budget; want 3, 1", s.Pulls, s.OverBudget)
 	}
 }

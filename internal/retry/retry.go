@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -40,6 +41,18 @@ var StatusCodes = []int{
 // DefaultBackoff is go-containerregistry's: 3 tries, 1s then 3s apart.
 var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 3, Steps: 3}
 
+// DefaultMaxWait is the longest wait a registry may ask for (Retry-After,
+// or the end of its pull budget's window) before an operation fails
+// instead of waiting.
+const DefaultMaxWait = time.Minute
+
+// MaxAskedWaits bounds the waits one operation makes because the registry
+// asked for them: they do not use up the backoff's tries (the registry
+// said when to come back, and did not fail), but a registry that asks
+// again and again must not hold an operation forever when its context
+// has no deadline.
+const MaxAskedWaits = 10
+
 // Do runs f again, with backoff b, on 5xx/429/408 answers and broken
 // connections; other errors and the context's end stop it at once. f is a
 // whole operation: a GET and the reading of its body, or an upload from its
@@ -48,29 +61,118 @@ var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 3, Steps: 3}
 // manifests are pushed by digest, a mount can be asked twice), so repeating
 // one whose answer was lost is safe. logf is told of every retry.
 func Do(ctx context.Context, b remote.Backoff, logf func(string, ...any), f func() error) error {
-	d := b.Duration
-	for i := 1; ; i++ {
+	return Policy{Backoff: b, Logf: logf}.Do(ctx, f)
+}
+
+// Policy is the engine's retry policy: Do's backoff, and the waits a
+// registry asks for.
+type Policy struct {
+	Backoff remote.Backoff
+	// MaxWait is the longest wait a registry may ask for; 0:
+	// DefaultMaxWait.
+	MaxWait time.Duration
+	// Asked, when set, is the time the registry that answered err asked
+	// not to be asked again before (its Retry-After, or when its pull
+	// budget's window resets), ok false when it said nothing of the kind.
+	Asked func(err error) (host string, until time.Time, budget, ok bool)
+	// Waiting, when set, is told of every wait the registry asked for,
+	// before it begins.
+	Waiting func(host string, d time.Duration, budget bool, err error)
+	// Logf is told of every retry.
+	Logf func(string, ...any)
+}
+
+// Do runs f as the package's Do does, except that an answer whose registry
+// asked for a wait (Policy.Asked) is retried once that wait is over, as
+// asked, instead of after the backoff's delay, and without using up one of
+// its tries; a wait longer than MaxWait fails the operation at once with a
+// *WaitError. Every wait ends with ctx.
+func (p Policy) Do(ctx context.Context, f func() error) error {
+	maxWait := p.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	logf := p.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	d := p.Backoff.Duration
+	for i, asked := 1, 0; ; {
 		err := f()
-		if err == nil || i >= b.Steps || ctx.Err() != nil || !Retryable(err) {
+		if err == nil || ctx.Err() != nil || !Retryable(err) {
 			return err
 		}
-		logf("retrying after %v (try %d of %d): %v", d, i+1, b.Steps, err)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		wait := d
+		if p.Asked != nil && asked < MaxAskedWaits {
+			if host, until, budget, ok := p.Asked(err); ok {
+				wait = max(time.Until(until), 0)
+				if wait > maxWait {
+					return &WaitError{Host: host, Wait: wait, Max: maxWait, Budget: budget, Err: err}
+				}
+				asked++
+				if p.Waiting != nil {
+					p.Waiting(host, wait, budget, err)
+				}
+				if !sleep(ctx, wait) {
+					return err
+				}
+				continue
+			}
+		}
+		if i >= p.Backoff.Steps {
 			return err
 		}
-		d = time.Duration(float64(d) * b.Factor)
+		i++
+		logf("retrying after %v (try %d of %d): %v", wait, i, p.Backoff.Steps, err)
+		if !sleep(ctx, wait) {
+			return err
+		}
+		d = time.Duration(float64(d) * p.Backoff.Factor)
 	}
 }
+
+// sleep waits d, or less when ctx ends first (then false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// WaitError is a registry that asks to be left alone for longer than the
+// longest wait allowed: the operation fails instead of waiting. It is not
+// retried.
+type WaitError struct {
+	Host   string        // the registry
+	Wait   time.Duration // the wait asked for, from when it failed
+	Max    time.Duration // the longest wait allowed
+	Budget bool          // the wait is for its pull budget's window to reset
+	Err    error         // the answer that asked for it; nil when the request was not sent (an earlier answer asked)
+}
+
+func (e *WaitError) Error() string {
+	wait := e.Wait.Round(time.Second)
+	if e.Budget {
+		return fmt.Sprintf("the pull budget of %s is spent until its window resets in %s, longer than the longest wait allowed (%s)", e.Host, wait, e.Max)
+	}
+	return fmt.Sprintf("%s asks to wait %s before it is asked again (Retry-After), longer than the longest wait allowed (%s)", e.Host, wait, e.Max)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
 
 // Retryable reports whether err is worth another try: a 5xx/429/408 answer
 // or a broken connection. A refused plain-HTTP request, a certificate that
 // does not verify, an unknown host, a 4xx or the context's end are not.
 func Retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var werr *WaitError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &werr) {
 		return false
 	}
 	var terr *transport.Error

@@ -66,6 +66,10 @@ type Stream struct {
 	// and with the distinct references (one result each, for the repeated
 	// ones), not with the input's length.
 	KeepResults bool
+	// Ended, when not nil, is called once when the input has ended (not
+	// on a read error or a halt), with the number of distinct references
+	// taken: with the lines answered, how many are left.
+	Ended func(refs int)
 }
 
 // Run reads references from in and writes the answers to out. It returns
@@ -152,6 +156,8 @@ func (r *run) read(in io.Reader) {
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				r.readErr.Store(&err)
+			} else if r.Ended != nil && !r.halted() {
+				r.Ended(len(first))
 			}
 			return
 		}

@@ -3,6 +3,7 @@ package linestream_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -88,5 +89,27 @@ func TestStop(t *testing.T) {
 	sum, err := linestream.Stream{Stop: stop}.Run(context.Background(), &fake{}, strings.NewReader("a:1\nb:2\n"), &out)
 	if err != nil || len(sum.Results) != 0 || out.String() != "" {
 		t.Errorf("stopped before the first line: %s %v, output %q", sum, err, out.String())
+	}
+}
+
+// Ended: once the input has ended, the distinct references taken (not the
+// blank, comment or repeated lines); never while it is still open.
+func TestEnded(t *testing.T) {
+	var ended []int
+	in := "r/a:v1\n\n# c\nr/b:v1\nr/a:v1\nr/c:v1"
+	_, err := linestream.Stream{Jobs: 2, Ended: func(n int) { ended = append(ended, n) }}.
+		Run(context.Background(), &fake{}, strings.NewReader(in), io.Discard)
+	if err != nil || fmt.Sprint(ended) != "[3]" {
+		t.Errorf("Ended %v (%v), want [3]", ended, err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	go io.WriteString(pw, "r/a:v1\n")
+	ended = nil
+	linestream.Stream{Ended: func(n int) { ended = append(ended, n) }}.Run(ctx, &fake{}, pr, io.Discard)
+	if ended != nil {
+		t.Errorf("Ended %v on an input still open", ended)
 	}
 }

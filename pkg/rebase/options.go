@@ -32,6 +32,9 @@ type options struct {
 	keychain    authn.Keychain
 	transport   registry.RoundTripper
 	backoff     *remote.Backoff
+	maxWait     time.Duration  // WithMaxRetryWait
+	notices     *log.Logger    // WithNotices
+	backlog     func() Backlog // WithBacklog
 	userAgent   string
 	logger      *log.Logger
 	remoteOpts  []remote.Option
@@ -52,6 +55,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("jobs must be at least 1, not %d", o.jobs)
 	case o.timeout < 0:
 		return fmt.Errorf("the timeout must not be negative (0 means no limit), not %s", o.timeout)
+	case o.maxWait < 0:
+		return fmt.Errorf("the longest retry wait must not be negative, not %s", o.maxWait)
 	}
 	return nil
 }
@@ -64,6 +69,8 @@ func defaults() options {
 		keychain:    authn.DefaultKeychain,
 		transport:   remote.DefaultTransport,
 		logger:      log.New(io.Discard, "", 0),
+		notices:     log.New(io.Discard, "", 0),
+		maxWait:     DefaultMaxRetryWait,
 		userAgent:   "rebasekit/crane-rebase-stream",
 	}
 }
@@ -129,6 +136,55 @@ func WithTransport(t registry.RoundTripper) Option { return func(o *options) { o
 // WithRetryBackoff sets the backoff of retried requests (5xx, 429, broken
 // connections). The default is go-containerregistry's: 3 tries, 1s then 3s.
 func WithRetryBackoff(b remote.Backoff) Option { return func(o *options) { o.backoff = &b } }
+
+// DefaultMaxRetryWait is the longest wait a registry may ask for before
+// the operation fails instead, unless WithMaxRetryWait says otherwise.
+const DefaultMaxRetryWait = time.Minute
+
+// WithMaxRetryWait sets the longest wait a registry may ask for (default
+// DefaultMaxRetryWait): a 429 or 503 with Retry-After, or a pull budget
+// spent until its window resets, is waited for as asked up to d, and fails
+// the operation at once beyond it, with a WaitTooLongError naming the wait
+// asked for. Every wait ends with the image's timeout (WithTimeout) and
+// its context. Waits asked for do not use up the retry backoff's tries.
+//
+// Whatever d, a registry that answers 429 gets fewer requests at once: its
+// in-flight limit (WithMaxRequests) is halved, and grows back by one
+// request a round once it answers again. A registry that sends Docker
+// Hub's ratelimit-limit and ratelimit-remaining headers has its pulls
+// (manifest GETs; HEADs are not pulls) paced to its window: once the
+// budget is spent, pulls wait for the window to reset instead of being
+// sent to be refused.
+func WithMaxRetryWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
+
+// WaitTooLongError is the failure of an operation whose registry asked to
+// wait longer than WithMaxRetryWait allows.
+type WaitTooLongError = registry.WaitError
+
+// WithNotices receives what a person should know of the registries'
+// limits, once a run each (default: discarded): the first wait each
+// registry asks for (the logger of WithLogger gets every one), and a pull
+// budget that cannot cover the lines left (see WithBacklog).
+func WithNotices(l *log.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.notices = l
+		}
+	}
+}
+
+// WithBacklog tells the engine how far its caller's input is (f is called
+// as the engine needs it, from any goroutine): the lines (images) started,
+// of those the ones done, and the lines in all, -1 while not known (a
+// stream still open). The engine cannot know its input; with it, a
+// registry's pull budget that cannot cover the pulls the run still needs
+// (the pulls per line so far, times the lines not done) is said once
+// (WithNotices), with the pulls left and when the window resets, rather
+// than line after line failing.
+func WithBacklog(f func() Backlog) Option { return func(o *options) { o.backlog = f } }
+
+// Backlog is how far a run is through its input (WithBacklog).
+type Backlog = registry.Backlog
 
 // WithReferrers turns the referrers check of rebased images on or off (on by
 // default). It costs one tag listing per repository and, on a registry that

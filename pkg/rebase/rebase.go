@@ -76,6 +76,7 @@ func New(opts ...Option) (*Rebaser, error) {
 		Backoff:       r.o.backoff,
 		RemoteOptions: r.o.remoteOpts,
 		Logger:        r.o.logger,
+		MaxRetryWait:  r.o.maxWait, Notices: r.o.notices, Backlog: r.o.backlog, // options.go
 	})
 	if err != nil {
 		return nil, err

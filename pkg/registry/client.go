@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -31,7 +32,26 @@ type Options struct {
 	// RemoteOptions come first, so that the client's own settings win over
 	// them (see remoteOptions).
 	RemoteOptions []remote.Option
-	Logger        *log.Logger // told of retries, streams and refusals
+	Logger        *log.Logger // told of retries, streams and refusals, and of every wait
+	// MaxRetryWait is the longest wait a registry may ask for (Retry-After,
+	// or its pull budget's window) before the operation fails instead;
+	// 0: retry.DefaultMaxWait.
+	MaxRetryWait time.Duration
+	// Notices are told, once a run, of what a person should know of the
+	// registries' limits: the first wait each asks for, a pull budget that
+	// cannot cover the run.
+	Notices *log.Logger
+	// Backlog, when set, says how far the run is through its input: what
+	// tells how many pulls it still needs, for the notice of a pull budget
+	// that cannot cover them (ratelimit.go).
+	Backlog func() Backlog
+}
+
+// Backlog is how far a run is through its input, as its caller knows it.
+type Backlog struct {
+	Started int // lines (images) whose work has begun
+	Done    int // of which: done
+	Lines   int // in all; -1 while not known (an input still open)
 }
 
 // Client is the registry client of one run: one transport (plain HTTP
@@ -42,6 +62,7 @@ type Options struct {
 // writes them (a Destination). It is safe for concurrent use.
 type Client struct {
 	o      Options
+	limits *rateLimit // the transport's top: Retry-After, in-flight limits, pull budgets
 	puller *remote.Puller
 	rt     http.RoundTripper // the shared transport of the writers
 	counts *counter          // the requests sent, by host (count.go)
@@ -60,16 +81,23 @@ func New(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = log.New(discard{}, "", 0)
 	}
+	if o.Notices == nil {
+		o.Notices = log.New(discard{}, "", 0)
+	}
+	if o.MaxRetryWait <= 0 {
+		o.MaxRetryWait = retry.DefaultMaxWait
+	}
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
 	// One transport under the puller and the writers: plain HTTP refused
 	// beyond loopback, one ping per registry, manifests by tag checked
-	// against their digest, at most MaxRequests in flight per registry.
-	// Under it, right above the caller's transport, the request counts:
-	// what each host was sent.
+	// against their digest, at most MaxRequests in flight per registry; on
+	// top, the registries' own limits (ratelimit.go). Under it, right above
+	// the caller's transport, the request counts: what each host was sent.
 	c := &Client{o: o, counts: newCounter(o.Transport)}
-	shared := NewTransport(c.counts, o.MaxRequests, o.Insecure)
+	c.limits = newRateLimit(NewTransport(c.counts, o.MaxRequests, o.Insecure), o.MaxRequests, o.MaxRetryWait, o.Logger, o.Notices, o.Backlog)
+	shared := http.RoundTripper(c.limits)
 	var err error
 	if c.puller, err = remote.NewPuller(remoteOptions(&c.o, shared)...); err != nil {
 		return nil, err
@@ -103,13 +131,14 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// retry runs f under the run's retry policy (retry.Do).
+// retry runs f under the run's retry policy (retry.Policy): the backoff,
+// and the waits the registries ask for, as the transport saw them asked.
 func (c *Client) retry(ctx context.Context, f func() error) error {
 	b := retry.DefaultBackoff
 	if c.o.Backoff != nil && c.o.Backoff.Steps > 0 {
 		b = *c.o.Backoff
 	}
-	return retry.Do(ctx, b, c.o.Logger.Printf, f)
+	return retry.Policy{Backoff: b, MaxWait: c.o.MaxRetryWait, Asked: asked, Waiting: c.limits.waiting, Logf: c.o.Logger.Printf}.Do(ctx, f)
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/rebasekit/rebasekit/internal/retry"
 	"github.com/rebasekit/rebasekit/pkg/store"
 )
 
@@ -22,6 +23,11 @@ type RegistryError struct {
 
 func (e *RegistryError) Error() string { return e.msg }
 func (e *RegistryError) Unwrap() error { return e.err }
+
+// WaitError is a registry that asks to be left alone (Retry-After, or
+// its pull budget's window) for longer than Options.MaxRetryWait allows:
+// the operation failed instead of waiting.
+type WaitError = retry.WaitError
 
 // IsNotFound reports whether err is a registry 404 (or the equivalent
 // MANIFEST_UNKNOWN/NAME_UNKNOWN/BLOB_UNKNOWN codes).
@@ -92,6 +98,10 @@ func Describe(what string, err error) error {
 // codes with their messages ("404 Not Found: MANIFEST_UNKNOWN: manifest
 // unknown"); other errors as they are.
 func Text(err error) string {
+	var werr *WaitError
+	if errors.As(err, &werr) {
+		return werr.Error() // worded already, with the answer that asked
+	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return err.Error()

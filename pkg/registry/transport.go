@@ -25,7 +25,8 @@ import (
 //
 //	pingCache -> plainHTTPGuard -> digestCheck -> hostLimit -> the caller's transport
 //
-// go-containerregistry's authenticating transports sit on top of it.
+// with the registries' own limits (rateLimit, ratelimit.go) on top in a
+// Client, and go-containerregistry's authenticating transports above.
 
 // RoundTripper is net/http's: the caller's transport under every request
 // of a run. It is named here so that the engine can take one in its options
