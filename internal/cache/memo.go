@@ -15,9 +15,12 @@ import (
 // callers. The engine keeps one per kind of lookup, so that a run sees one
 // consistent snapshot of every base and fetches it once. A computation that
 // ended because its caller's context ended is not remembered: the next caller
-// tries again with its own context; so does one that failed for a transient
-// reason (a 5xx, a broken connection) after its retries: a flaky moment must
-// not fail every later image. A definite answer (not found, denied) is
+// tries again with its own context, and so do the callers waiting for it. One
+// that failed for a transient reason (a 5xx, a broken connection) after its
+// retries is not remembered either: a flaky moment must not fail every later
+// image; but the callers that waited for it get its error, as they waited
+// through the same retries (a registry that is down fails them once, not
+// once per caller that joined in). A definite answer (not found, denied) is
 // remembered.
 type Memo[V any] struct {
 	mu sync.Mutex
@@ -29,9 +32,9 @@ type memoEntry[V any] struct {
 	v    V
 	err  error
 	// abandoned: the computation failed because its owner's context ended
-	// (another image failed, a timeout, an interrupt) or for a transient
-	// reason. Its error, which may be any cancel cause, says nothing
-	// lasting about the key: waiters try again.
+	// (another image failed, a timeout, an interrupt, a warm-up stopped).
+	// Its error, which may be any cancel cause, says nothing about the key:
+	// waiters try again.
 	abandoned bool
 }
 
@@ -50,7 +53,7 @@ func (c *Memo[V]) Get(ctx context.Context, key string, fn func(context.Context) 
 			c.mu.Unlock()
 			e.v, e.err = call(ctx, fn)
 			if e.err != nil && (ctx.Err() != nil || retry.Retryable(e.err)) {
-				e.abandoned = true
+				e.abandoned = ctx.Err() != nil
 				c.mu.Lock()
 				delete(c.m, key)
 				c.mu.Unlock()

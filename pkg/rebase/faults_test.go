@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -285,5 +286,29 @@ func TestTLSVerified(t *testing.T) {
 	}
 	if d := time.Since(start); d > 900*time.Millisecond {
 		t.Errorf("a certificate error was retried: %s", d)
+	}
+}
+
+// A base whose tag answers 503 every time fails the line after one round of
+// retries: the warm-up that asks for it first and the plan that waits for
+// it share the failure (8a47d5d asked 3 times; before this was shared, the
+// plan retried again after the warm-up: 6).
+func TestDeadBaseRetriedOnce(t *testing.T) {
+	f := newFlaky(t)
+	app := f.movedApp("app", rebasetest.AppSpec{Base: "base:stable"})
+	var asked atomic.Int64
+	f.proxy.Set(faultproxy.Config{Answer: func(req *http.Request) int {
+		if req.URL.Path == "/v2/base/manifests/stable" {
+			asked.Add(1)
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}})
+	res := newRebaser(rebase.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 3})).Rebase(f.ctx, app)
+	if res.Action != rebase.Failed {
+		t.Fatalf("%s: %s", res.Action, res.Reason)
+	}
+	if n := asked.Load(); n != 3 {
+		t.Errorf("base:stable asked %d times, want 3 (one round of retries)", n)
 	}
 }
