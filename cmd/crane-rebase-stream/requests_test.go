@@ -97,3 +97,25 @@ func TestRequestLines(t *testing.T) {
 		t.Errorf("requestLines:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A run that asked no registry anything (every line not a reference) has no
+// "requests" in its report, as before the counts (an empty object came
+// first).
+func TestNoRequestsNoKey(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	code, _, errs := runCmd(t, "not a reference!\n", "--report", report, "-")
+	if code == 0 {
+		t.Fatalf("exit 0 for a bad line: %s", errs)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := top["requests"]; ok {
+		t.Errorf("report has requests %s", top["requests"])
+	}
+}

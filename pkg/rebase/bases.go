@@ -22,8 +22,8 @@ type baseFinder interface {
 	// early is the bases worth resolving as soon as the image's top
 	// manifest (top) is read, before its platforms are: the new base's
 	// name, whose resolution every platform needs, even to find that the
-	// image is up to date. It may be wrong (a platform can name another
-	// base); it costs no request a platform would not make.
+	// image is up to date. It may be wrong: a platform can name another
+	// base, and then it was resolved for nothing.
 	early(top *fetched) []name.Reference
 	// find reads the bases of the platform image in; a *SkipError when it
 	// names none, or one that cannot move (pinned by digest).

@@ -11,8 +11,8 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,5 +310,44 @@ func TestDeadBaseRetriedOnce(t *testing.T) {
 	}
 	if n := asked.Load(); n != 3 {
 		t.Errorf("base:stable asked %d times, want 3 (one round of retries)", n)
+	}
+}
+
+// A registry that refuses the single-request upload outright (400, 405: it
+// does not understand it, where docker-registry opens a session) gets the
+// config in an upload session, and is not sent the single request again
+// in this run.
+func TestSingleRequestUploadRefused(t *testing.T) {
+	for _, code := range []int{http.StatusBadRequest, http.StatusMethodNotAllowed} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			f := newFlaky(t)
+			f.base("base", "v1", rebasetest.BaseSpec{})
+			f.tag("base:v1", "base:stable")
+			apps := []string{
+				f.app("app1", rebasetest.AppSpec{Base: "base:stable", Name: "one"}),
+				f.app("app2", rebasetest.AppSpec{Base: "base:stable", Name: "two"}),
+			}
+			f.base("base", "v2", rebasetest.BaseSpec{})
+			f.tag("base:v2", "base:stable")
+			var refused atomic.Int64
+			f.proxy.Set(faultproxy.Config{Answer: func(req *http.Request) int {
+				if req.Method == http.MethodPost && req.URL.Query().Has("digest") {
+					refused.Add(1)
+					return code
+				}
+				return 0
+			}})
+			r := newRebaser(rebase.WithJobs(1))
+			for _, app := range apps {
+				res := r.Rebase(f.ctx, app)
+				if res.Action != rebase.Rebased {
+					t.Fatalf("%s: %s", res.Action, res.Reason)
+				}
+				checkComplete(t, f.direct, strings.Replace(res.Output, f.proxy.Host, f.direct, 1))
+			}
+			if n := refused.Load(); n != 1 {
+				t.Errorf("%d single-request uploads sent, want 1 (then remembered for the run)", n)
+			}
+		})
 	}
 }

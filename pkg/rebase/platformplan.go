@@ -116,16 +116,26 @@ func (r *Rebaser) planPlatformErr(ctx context.Context, p *platformPlan, ip *Plan
 	if done, err := r.stillUpToDate(ctx, p, b, newBase, platform, in.man); done || err != nil {
 		return err
 	}
-	// Not up to date: what the rest needs is known now; ask for it all.
-	r.startReferrers(ip, newBase.ref.Context())
-	r.warmBases(ip.warm, b, newBase, platform)
-	return r.planFromConfig(ctx, p, b, in, platform, newBase)
+	// Not up to date by the annotations: both bases' manifests for this
+	// platform are read either way now; ask for them beside the config.
+	// Annotations whose base is no longer what its name points at all but
+	// say a rebase: the referrers check and the bases' configs start now
+	// too. (The exception, an image rebased by a tool that left its
+	// annotations, is found up to date by its layers after those few
+	// requests.) With the flags nothing says so yet: they wait for the
+	// layers.
+	likely := b.info != nil
+	if likely {
+		r.startReferrers(ip, newBase.ref.Context(), in.digest)
+	}
+	r.warmBases(ip.warm, b, newBase, platform, likely)
+	return r.planFromConfig(ctx, p, ip, b, in, platform, newBase)
 }
 
 // planFromConfig plans a platform that is not up to date from its config:
 // its platform, the old base's and the new base's manifests for it, and
 // whether its layers start with either.
-func (r *Rebaser) planFromConfig(ctx context.Context, p *platformPlan, b *bases, in *platformInput, platform *v1.Platform, newBase *fetched) error {
+func (r *Rebaser) planFromConfig(ctx context.Context, p *platformPlan, ip *Plan, b *bases, in *platformInput, platform *v1.Platform, newBase *fetched) error {
 	repo, man, raw := in.repo, in.man, in.raw
 	cfg, err := r.blob(ctx, repo, man.Config.Digest)
 	if err != nil {
@@ -178,6 +188,8 @@ func (r *Rebaser) planFromConfig(ctx context.Context, p *platformPlan, b *bases,
 		return fmt.Errorf("layers do not start with the old base %s (%d layers)", oldM.ref, k)
 	}
 	p.kept, p.oldBase, p.newBase = len(man.Layers)-k, b.old.Context().Name(), b.new.Name()
+	// To be rebased: look for what refers to its old digests meanwhile.
+	r.startReferrers(ip, newM.ref.Context(), in.digest)
 	return r.planRebase(ctx, p, b, raw, man, cfgObj, oldM, newM, newP)
 }
 
@@ -233,14 +245,9 @@ func (r *Rebaser) likeOldBase(ctx context.Context, platform *v1.Platform, oldM *
 // first layers are oldM's.
 func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw []byte, man *v1.Manifest, cfgObj *object, oldM, newM *fetched, newP *v1.Platform) error {
 	k := len(oldM.manifest.Layers)
-	// The configs of both bases: diff_ids and history.
-	oldCfg, err := r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
+	oldCfg, newCfg, err := r.baseConfigs(ctx, oldM, newM)
 	if err != nil {
-		return describe("old base config", err)
-	}
-	newCfg, err := r.config(ctx, newM.ref.Context(), newM.manifest.Config.Digest)
-	if err != nil {
-		return describe("new base config", err)
+		return err
 	}
 	// A Windows image follows its base's os.version (the patch level).
 	if p.osVersion, err = osVersionOf(newCfg, newP); err != nil {
@@ -290,6 +297,26 @@ func (r *Rebaser) planRebase(ctx context.Context, p *platformPlan, b *bases, raw
 
 	p.layers = newBaseLayers(man, newM)
 	return nil
+}
+
+// baseConfigs reads the configs of both bases (their diff_ids and history),
+// at once.
+func (r *Rebaser) baseConfigs(ctx context.Context, oldM, newM *fetched) (oldCfg, newCfg []byte, err error) {
+	var newErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newCfg, newErr = r.config(ctx, newM.ref.Context(), newM.manifest.Config.Digest)
+	}()
+	oldCfg, err = r.config(ctx, oldM.ref.Context(), oldM.manifest.Config.Digest)
+	<-done
+	switch {
+	case err != nil:
+		return nil, nil, describe("old base config", err)
+	case newErr != nil:
+		return nil, nil, describe("new base config", newErr)
+	}
+	return oldCfg, newCfg, nil
 }
 
 // baseAnnotations are the base annotations the rebased manifest gets: they

@@ -15,13 +15,22 @@ import (
 //
 //   - the new base's name, as soon as the image's top manifest is read
 //     (baseFinder.early), beside the image's platform manifests;
-//   - once a platform is known not to be up to date: the old base's and
-//     the new base's manifests for its platform and their configs, beside
-//     the image's own config; and the referrers check (referrerCheck).
+//   - once a platform's annotations do not make it up to date: the old
+//     base's and the new base's manifests for its platform (read either
+//     way then), beside the image's own config; and, the annotations
+//     naming a base that has moved, the bases' configs and the referrers
+//     check of its old digest and the index's (referrerCheck);
+//   - with --old-base/--new-base, the configs and the referrers check once
+//     the layers say the platform is to be rebased.
 //
-// Nothing is asked for that the plan would not ask for later: an image
-// found up to date costs the same requests as before. A warm-up that fails
-// says nothing: the plan asks again, and reports what it gets.
+// An image found up to date costs the requests it did before, but for
+// two guesses: the top manifest's base may not be the one its platforms
+// name (then it was resolved for nothing), and an image whose annotations
+// name a base that moved may be on the new base already (rebased by a tool
+// that left them): then the configs and the referrers check were asked
+// for nothing. A warm-up that fails
+// says nothing: the plan asks again (waiting for the one in flight, whose
+// error after its retries it shares), and reports what it gets.
 
 // warmer runs the warm-ups of one Plan, and stops them when it is done.
 type warmer struct {
@@ -60,20 +69,17 @@ func (r *Rebaser) warmManifests(w *warmer, refs []name.Reference) {
 	}
 }
 
-// warmBases reads, in the background, what forPlatform and planRebase will
-// read of the old and the new base for platform (the index's; nil when it
-// gives none: then only the bases' top manifests).
-func (r *Rebaser) warmBases(w *warmer, b *bases, newBase *fetched, platform *v1.Platform) {
-	// With the flags, an image on the new base already is found from the
-	// manifests alone: the configs wait until the plan needs them.
-	configs := b.info != nil
+// warmBases reads, in the background, what forPlatform will read of the old
+// and the new base for platform (the index's; nil when it gives none: then
+// only the bases' top manifests), and with configs what planRebase reads.
+func (r *Rebaser) warmBases(w *warmer, b *bases, newBase *fetched, platform *v1.Platform, configs bool) {
 	w.do(func(ctx context.Context) { r.warmBase(ctx, b.old, platform, configs) })
 	w.do(func(ctx context.Context) { r.warmBase(ctx, newBase.ref, platform, configs) })
 }
 
-// warmBase reads ref, its child for platform when it is an index and the
-// child is certain, and that manifest's config (always for a single
-// image, which forPlatform reads to check its platform).
+// warmBase reads ref and, when it is an index and its child for platform
+// is certain, that child; a single image's config too, which forPlatform
+// reads to check its platform, and with configs the child's.
 func (r *Rebaser) warmBase(ctx context.Context, ref name.Reference, platform *v1.Platform, configs bool) {
 	f, err := r.manifest(ctx, ref)
 	if err != nil {
@@ -87,7 +93,7 @@ func (r *Rebaser) warmBase(ctx context.Context, ref name.Reference, platform *v1
 		if !ok || len(candidates) > 0 {
 			return
 		}
-		if f, err = r.manifest(ctx, ref.Context().Digest(d.Digest.String())); err != nil || f.manifest == nil || !configs {
+		if f, err = r.manifest(ctx, ref.Context().Digest(d.Digest.String())); err != nil || !configs {
 			return
 		}
 	}

@@ -97,8 +97,13 @@ func (r *Rebaser) push(ctx context.Context, repo name.Repository, p *Plan) (stor
 }
 
 // mountSource is the repository the new base's layers are mounted from: the
-// base's, or repo itself when nothing is to be mounted.
+// base's, or repo itself when nothing is to be mounted; the one the
+// referrer check opened repo with, when it did, so that a run opens one
+// writer (one token) for the image's repository.
 func mountSource(repo name.Repository, p *Plan) name.Repository {
+	if p.refCheck.opened != nil {
+		return p.refCheck.from
+	}
 	for _, pp := range p.platforms {
 		if len(pp.layers) > 0 {
 			return pp.layers[0].ref.Context()

@@ -77,24 +77,35 @@ func (c *counter) snapshot() map[string]Requests {
 // referrers API); anything outside /v2/ (a token request) is token.
 func requestKind(req *http.Request) string {
 	path := req.URL.Path
-	switch {
-	case path == "/v2/" || path == "/v2":
+	if path == "/v2/" || path == "/v2" {
 		return "ping"
-	case !strings.HasPrefix(path, "/v2/"):
+	}
+	if !strings.HasPrefix(path, "/v2/") {
 		return "token"
-	case strings.Contains(path, "/manifests/"):
+	}
+	// From the end: a repository's name may hold any of the API's words
+	// (a repository "a/manifests/b" has blobs too).
+	parts := strings.Split(path, "/")
+	at := func(i int) string { // the i-th segment from the end, 1 the last
+		if i > len(parts) {
+			return ""
+		}
+		return parts[len(parts)-i]
+	}
+	switch {
+	case at(2) == "tags" && at(1) == "list":
+		return "tags"
+	case at(2) == "manifests":
 		return "manifest"
-	case strings.Contains(path, "/blobs/uploads"):
+	case at(2) == "referrers":
+		return "referrers"
+	case at(3) == "blobs" && at(2) == "uploads", at(2) == "blobs" && at(1) == "uploads":
 		if req.Method == http.MethodPost && req.URL.Query().Get("mount") != "" {
 			return "mount"
 		}
 		return "upload"
-	case strings.Contains(path, "/blobs/"):
+	case at(2) == "blobs":
 		return "blob"
-	case strings.HasSuffix(path, "/tags/list"):
-		return "tags"
-	case strings.Contains(path, "/referrers/"):
-		return "referrers"
 	}
 	return "other"
 }
@@ -102,5 +113,8 @@ func requestKind(req *http.Request) string {
 // Requests are the requests of the client answered so far, by host (host:port
 // as in references). It is safe to call while the run goes on.
 func (c *Client) Requests() map[string]Requests {
-	return c.counts.snapshot()
+	if s := c.counts.snapshot(); len(s) > 0 {
+		return s
+	}
+	return nil // no request: no "requests" in a report
 }

@@ -250,3 +250,26 @@ func TestPingCacheHTTPSFailureReplayed(t *testing.T) {
 		t.Errorf("sent %v, want %v", sent, want)
 	}
 }
+
+// A request's kind is read from the end of its path: a repository's name
+// may hold the API's words (8a47d5d had no kinds; the first version of
+// count.go called every request under a/manifests/b a manifest request).
+func TestRequestKind(t *testing.T) {
+	for _, tc := range []struct{ method, url, want string }{
+		{"GET", "https://r.example/v2/", "ping"},
+		{"GET", "https://auth.example/token?scope=x", "token"},
+		{"GET", "https://r.example/v2/a/manifests/b/manifests/latest", "manifest"},
+		{"HEAD", "https://r.example/v2/a/manifests/b/blobs/sha256:abc", "blob"},
+		{"POST", "https://r.example/v2/a/manifests/b/blobs/uploads/", "upload"},
+		{"POST", "https://r.example/v2/a/blobs/uploads/?mount=sha256:abc&from=base", "mount"},
+		{"PUT", "https://r.example/v2/a/blobs/uploads/1234?digest=sha256:abc", "upload"},
+		{"GET", "https://r.example/v2/tags/list/tags/list", "tags"},
+		{"GET", "https://r.example/v2/a/referrers/sha256:abc", "referrers"},
+		{"GET", "https://r.example/v2/referrers/blobs/sha256:abc", "blob"},
+	} {
+		req, _ := http.NewRequest(tc.method, tc.url, nil)
+		if got := requestKind(req); got != tc.want {
+			t.Errorf("%s %s: %s, want %s", tc.method, tc.url, got, tc.want)
+		}
+	}
+}

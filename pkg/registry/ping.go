@@ -2,8 +2,10 @@ package registry
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -89,8 +91,9 @@ func (c *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, e.failed
 	}
 	resp, err := c.inner.RoundTrip(req)
-	if err != nil && req.URL.Scheme == "https" && req.Context().Err() == nil {
-		e.failed = err
+	var nerr net.Error
+	if err != nil && req.URL.Scheme == "https" && req.Context().Err() == nil && !(errors.As(err, &nerr) && nerr.Timeout()) {
+		e.failed = err // a timeout may pass: not replayed
 	}
 	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
