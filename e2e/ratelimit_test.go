@@ -102,7 +102,9 @@ func TestPullBudgetDockerRegistry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	px, apps := rateLimited(t, ctx, "budget", 12)
-	px.Set(faultproxy.Config{Budget: &faultproxy.Budget{Pulls: 15, Window: 4 * time.Second}})
+	// 20 ms a request too: a registry far away, whose answers come back
+	// out of order.
+	px.Set(faultproxy.Config{Latency: 20 * time.Millisecond, Budget: &faultproxy.Budget{Pulls: 15, Window: 4 * time.Second}})
 	px.ResetStats()
 	start := time.Now()
 	code, out, errs := runStream(t, t.TempDir(), strings.Join(apps, "\n")+"\n")
