@@ -308,33 +308,7 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if cfg.Answer != nil {
-		if code := cfg.Answer(req); code != 0 {
-			p.answered.Add(1)
-			registryError(w, code)
-			return
-		}
-	}
-	if cfg.Redirect != nil {
-		if to := cfg.Redirect(req); to != "" {
-			p.redirected.Add(1)
-			w.Header().Set("Location", "http://"+to+CDNPrefix+req.URL.RequestURI())
-			w.WriteHeader(http.StatusTemporaryRedirect)
-			return
-		}
-	}
-	if cfg.Throttle != nil && p.throttle(w, req, cfg.Throttle) {
-		return
-	}
-	if cfg.Budget != nil && p.spend(w, req, cfg.Budget) {
-		return
-	}
-	if n := p.n.Add(1); cfg.Every503 > 0 && n%int64(cfg.Every503) == 0 {
-		p.unavailable.Add(1)
-		registryError(w, http.StatusServiceUnavailable)
-		return
-	}
-	if p.cutThis(w, req, cfg) {
+	if p.answerItself(w, req, cfg) || p.cutThis(w, req, cfg) {
 		return
 	}
 	resp, body, err := p.forward(req)
@@ -363,6 +337,39 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	n, _ := w.Write(body)
 	e.Bytes = int64(n)
 	p.sent.Add(int64(n))
+}
+
+// answerItself answers req without forwarding it when cfg says so (an
+// answer, a redirect, a throttle, a spent budget, a 503), and says whether
+// it did.
+func (p *Proxy) answerItself(w http.ResponseWriter, req *http.Request, cfg Config) bool {
+	if cfg.Answer != nil {
+		if code := cfg.Answer(req); code != 0 {
+			p.answered.Add(1)
+			registryError(w, code)
+			return true
+		}
+	}
+	if cfg.Redirect != nil {
+		if to := cfg.Redirect(req); to != "" {
+			p.redirected.Add(1)
+			w.Header().Set("Location", "http://"+to+CDNPrefix+req.URL.RequestURI())
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return true
+		}
+	}
+	if cfg.Throttle != nil && p.throttle(w, req, cfg.Throttle) {
+		return true
+	}
+	if cfg.Budget != nil && p.spend(w, req, cfg.Budget) {
+		return true
+	}
+	if n := p.n.Add(1); cfg.Every503 > 0 && n%int64(cfg.Every503) == 0 {
+		p.unavailable.Add(1)
+		registryError(w, http.StatusServiceUnavailable)
+		return true
+	}
+	return false
 }
 
 // throttle answers req with t's status and Retry-After when t matches it
