@@ -21,14 +21,22 @@ func rateLimited(t *testing.T, ctx context.Context, prefix string, n int) (*faul
 		t.Fatal(err)
 	}
 	t.Cleanup(px.Close)
-	ref := func(s string) string { return px.Host + "/" + prefix + "/" + s }
+	return px, movedApps(t, ctx, px.Host+"/"+prefix, n)
+}
+
+// movedApps pushes through host/prefix (HOST/PATH) base:v1, tagged stable,
+// n two-platform apps on it (app0..), then base:v2, and moves stable to it;
+// it returns the apps' references by digest.
+func movedApps(t *testing.T, ctx context.Context, at string, n int) []string {
+	t.Helper()
+	ref := func(s string) string { return at + "/" + s }
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = rebasetest.PushBase(ctx, ref("base:v1"), rebasetest.BaseSpec{Version: "v1"})
+	_, err := rebasetest.PushBase(ctx, ref("base:v1"), rebasetest.BaseSpec{Version: "v1"})
 	must(err)
 	must(rebasetest.Tag(ctx, ref("base:v1"), ref("base:stable")))
 	var apps []string
@@ -40,7 +48,7 @@ func rateLimited(t *testing.T, ctx context.Context, prefix string, n int) (*faul
 	_, err = rebasetest.PushBase(ctx, ref("base:v2"), rebasetest.BaseSpec{Version: "v2"})
 	must(err)
 	must(rebasetest.Tag(ctx, ref("base:v2"), ref("base:stable")))
-	return px, apps
+	return apps
 }
 
 // checkAllRebased checks that every line of out is its input rebased (by

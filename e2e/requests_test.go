@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rebasekit/rebasekit/internal/faultproxy"
-	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
 )
 
 // docker-registry 2.8 does not take the distribution spec's single-request
@@ -48,26 +47,8 @@ func TestConfigUploadOnTheRealRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer px.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ref := func(s string) string { return px.Host + "/" + s }
-	_, err = rebasetest.PushBase(ctx, ref("up/base:v1"), rebasetest.BaseSpec{Version: "v1"})
-	must(err)
-	must(rebasetest.Tag(ctx, ref("up/base:v1"), ref("up/base:stable")))
 	const n = 3
-	var apps []string
-	for i := range n {
-		d, err := rebasetest.PushApp(ctx, ref(fmt.Sprintf("up/app%d:v1", i)), rebasetest.AppSpec{Base: ref("up/base:stable"), Name: fmt.Sprint("u", i)})
-		must(err)
-		apps = append(apps, ref(fmt.Sprintf("up/app%d@%s", i, d)))
-	}
-	_, err = rebasetest.PushBase(ctx, ref("up/base:v2"), rebasetest.BaseSpec{Version: "v2"})
-	must(err)
-	must(rebasetest.Tag(ctx, ref("up/base:v2"), ref("up/base:stable")))
+	apps := movedApps(t, ctx, px.Host+"/up", n)
 
 	px.ResetStats()
 	mu.Lock()
@@ -98,14 +79,18 @@ func TestConfigUploadOnTheRealRegistry(t *testing.T) {
 	}
 
 	b, err := os.ReadFile(rep)
-	must(err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var r struct {
 		Requests map[string]struct {
 			Total int            `json:"total"`
 			Kinds map[string]int `json:"kinds"`
 		} `json:"requests"`
 	}
-	must(json.Unmarshal(b, &r))
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
 	got := r.Requests[px.Host]
 	if got.Total != len(trail) || got.Kinds["POST upload"] != 2*n || got.Kinds["PUT upload"] != 2*n {
 		t.Errorf("report: %d requests (%v), the registry answered %d", got.Total, got.Kinds, len(trail))

@@ -341,14 +341,12 @@ func TestScratchNewBaseIsNotUpToDateByDefault(t *testing.T) {
 	}
 }
 
-// --strict: a platform skipped inside an index fails the line, instead of
-// leaving a half-rebased image behind with exit 0.
-func TestStrictFailsOnASkippedPlatform(t *testing.T) {
-	w := newWorld(t)
-	w.base("base", "v1", rebasetest.BaseSpec{})
-	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	// The arm64 child loses its annotations, and so does the index.
+// armUnannotated pushes app's index (in repository app) again with its
+// arm64 child, and the index itself, without base annotations, and returns
+// the new index's reference and the arm64 child's digest.
+func (w *world) armUnannotated(app string) (string, string) {
+	t := w.t
+	t.Helper()
 	armRef, _ := w.child(app, arm64)
 	raw := editJSON(t, w.get(armRef).Manifest, func(m map[string]any) { delete(m, "annotations") })
 	armDigest := digestOf(w.putManifest("app", raw, types.OCIManifestSchema1))
@@ -361,7 +359,16 @@ func TestStrictFailsOnASkippedPlatform(t *testing.T) {
 			}
 		}
 	})
-	app = w.putManifest("app", idx, types.OCIImageIndex)
+	return w.putManifest("app", idx, types.OCIImageIndex), armDigest
+}
+
+// --strict: a platform skipped inside an index fails the line, instead of
+// leaving a half-rebased image behind with exit 0.
+func TestStrictFailsOnASkippedPlatform(t *testing.T) {
+	w := newWorld(t)
+	w.base("base", "v1", rebasetest.BaseSpec{})
+	w.tag("base:v1", "base:stable")
+	app, _ := w.armUnannotated(w.app("app", rebasetest.AppSpec{Base: "base:stable"}))
 	w.base("base", "v2", rebasetest.BaseSpec{})
 	w.tag("base:v2", "base:stable")
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/rebasekit/rebasekit/pkg/rebase"
 	"github.com/rebasekit/rebasekit/pkg/rebase/rebasetest"
@@ -47,20 +46,7 @@ func TestReferrersAskedForRebasedDigestsOnly(t *testing.T) {
 	w := newWorld(t, registry.WithReferrersSupport(true))
 	w.base("base", "v1", rebasetest.BaseSpec{})
 	w.tag("base:v1", "base:stable")
-	app := w.app("app", rebasetest.AppSpec{Base: "base:stable"})
-	armRef, _ := w.child(app, arm64)
-	raw := editJSON(t, w.get(armRef).Manifest, func(m map[string]any) { delete(m, "annotations") })
-	armDigest := digestOf(w.putManifest("app", raw, types.OCIManifestSchema1))
-	idx := editJSON(t, w.get(app).Manifest, func(m map[string]any) {
-		delete(m, "annotations")
-		for _, c := range m["manifests"].([]any) {
-			c := c.(map[string]any)
-			if p := c["platform"].(map[string]any); p["architecture"] == "arm64" {
-				c["digest"], c["size"] = armDigest, len(raw)
-			}
-		}
-	})
-	app = w.putManifest("app", idx, types.OCIImageIndex)
+	app, armDigest := w.armUnannotated(w.app("app", rebasetest.AppSpec{Base: "base:stable"}))
 	w.base("base", "v2", rebasetest.BaseSpec{})
 	w.tag("base:v2", "base:stable")
 
