@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,18 +148,5 @@ func TestVerifyBaseIdentity(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q: %s", code, out, errs)
 	}
 	by := id + " (issuer " + iss + ")"
-	want := "crane-rebase-stream: " + app1 + ": verified base " + base.String() + ": signature " + sig + ", identity " + by + "\n"
-	if !strings.Contains(errs, want) || strings.Count(errs, ": verified ") != 1 {
-		t.Errorf("stderr lacks %q (once):\n%s", want, errs)
-	}
-	b, _ := os.ReadFile(report)
-	var rep struct {
-		Images []struct {
-			Verified []struct{ Role, Subject, Signature, By string }
-		}
-	}
-	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Images) != 1 || len(rep.Images[0].Verified) != 1 ||
-		rep.Images[0].Verified[0].Signature != sig || rep.Images[0].Verified[0].By != by || rep.Images[0].Verified[0].Role != "base" {
-		t.Errorf("report (%v):\n%s", err, b)
-	}
+	wantVerifiedBase(t, errs, report, "crane-rebase-stream: "+app1+": verified base "+base.String()+": signature "+sig+", identity "+by+"\n", sig, by)
 }

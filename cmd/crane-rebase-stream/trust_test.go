@@ -120,9 +120,16 @@ func TestVerifyBaseKeyVerboseAndReport(t *testing.T) {
 	if code != 0 || out == app1+"\n" {
 		t.Fatalf("exit %d, stdout %q: %s", code, out, errs)
 	}
-	want := "crane-rebase-stream: " + app1 + ": verified base " + base.String() + ": signature " + sig + ", key " + fp + "\n"
-	if !strings.Contains(errs, want) || strings.Count(errs, ": verified ") != 1 {
-		t.Errorf("stderr lacks %q (once):\n%s", want, errs)
+	wantVerifiedBase(t, errs, report, "crane-rebase-stream: "+app1+": verified base "+base.String()+": signature "+sig+", key "+fp+"\n", sig, fp)
+}
+
+// wantVerifiedBase checks that stderr (errs) says line, and only one
+// verification, and that the --report at report records that one: the
+// base's signature sig, verified by (a key's fingerprint, an identity).
+func wantVerifiedBase(t *testing.T, errs, report, line, sig, by string) {
+	t.Helper()
+	if !strings.Contains(errs, line) || strings.Count(errs, ": verified ") != 1 {
+		t.Errorf("stderr lacks %q (once):\n%s", line, errs)
 	}
 	b, _ := os.ReadFile(report)
 	var rep struct {
@@ -131,7 +138,7 @@ func TestVerifyBaseKeyVerboseAndReport(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Images) != 1 || len(rep.Images[0].Verified) != 1 ||
-		rep.Images[0].Verified[0].Signature != sig || rep.Images[0].Verified[0].By != fp || rep.Images[0].Verified[0].Role != "base" {
+		rep.Images[0].Verified[0].Signature != sig || rep.Images[0].Verified[0].By != by || rep.Images[0].Verified[0].Role != "base" {
 		t.Errorf("report (%v):\n%s", err, b)
 	}
 }

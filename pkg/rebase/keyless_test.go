@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rebasekit/rebasekit/pkg/provenance"
 	"github.com/rebasekit/rebasekit/pkg/provenance/keylesstest"
 	"github.com/rebasekit/rebasekit/pkg/rebase"
@@ -74,14 +73,7 @@ func (w *world) keylessSign(repo string, at, signed v1.Hash, s *keylesstest.Sigs
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if err := remote.Write(r.Tag(rebase.CosignTag(at, "sig")), img, remote.WithContext(w.ctx)); err != nil {
-		w.t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return d
+	return w.pushSignature(r, at, img)
 }
 
 // With a keyless base verifier, a rebase onto a base whose keyless

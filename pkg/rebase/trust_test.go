@@ -64,6 +64,13 @@ func (w *world) putSig(repo string, at, signed v1.Hash, sv signature.Signer) v1.
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return w.pushSignature(r, at, img)
+}
+
+// pushSignature pushes img, a cosign signature image, to r's cosign tag for
+// at (sha256-HEX.sig) and returns its digest.
+func (w *world) pushSignature(r name.Repository, at v1.Hash, img v1.Image) v1.Hash {
+	w.t.Helper()
 	if err := remote.Write(r.Tag(rebase.CosignTag(at, "sig")), img, remote.WithContext(w.ctx)); err != nil {
 		w.t.Fatal(err)
 	}
